@@ -1,0 +1,5 @@
+import sys
+
+from kurs.cli import main
+
+sys.exit(main())
