@@ -1,0 +1,81 @@
+"""``kurs sky start|status|stop|env|logg``: the local cloud from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sky", help="start, stopp og se status for den lokale skyen",
+                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen.",
+                       add_help=False)
+    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+    actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")
+
+    start = actions.add_parser("start", help="start den lokale skyen (eller bruk den som kjører)", add_help=False)
+    start.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+    start.add_argument("--http-port", type=int, help="port for AWS-API-et (moto), standard 5055")
+    start.add_argument("--mqtt-port", type=int, help="port for MQTT uten kryptering, standard 1883")
+    start.add_argument("--mqtts-port", type=int, help="port for MQTT med gjensidig TLS, standard 8883")
+    start.set_defaults(func=_start)
+
+    for name, func, text in (
+        ("status", _status, "vis om den lokale skyen kjører, og på hvilke porter"),
+        ("stop", _stop, "stopp den lokale skyen"),
+        ("env", _env, "skriv ut miljøvariabler for terminalen: eval \"$(kurs sky env)\""),
+        ("logg", _log, "vis slutten av loggen til den lokale skyen"),
+    ):
+        a = actions.add_parser(name, help=text, add_help=False)
+        a.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+        a.set_defaults(func=func)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _start(args: argparse.Namespace) -> int:
+    from kurs import sky
+
+    sky.start(http_port=args.http_port, mqtt_port=args.mqtt_port, mqtts_port=args.mqtts_port)
+    print('Skriv  eval "$(kurs sky env)"  for å peke aws-kommandoen i denne terminalen mot den lokale skyen.')
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from kurs import sky
+
+    current = sky.status()
+    if current is None:
+        print("Den lokale skyen kjører ikke. Start den med «kurs sky start».")
+        return 1
+    print(f"Den lokale skyen kjører (prosess {current.pid}).")
+    print(f"  AWS-API (moto):    {current.endpoint_url}")
+    print(f"  MQTT:              {current.host}:{current.mqtt_port}")
+    print(f"  MQTT + TLS:        localhost:{current.mqtts_port}  (CA-fil: {current.ca_file})")
+    print(f"  Logg:              {current.log_file}")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from kurs import sky
+
+    sky.stop()
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from kurs import sky
+
+    for key, value in sky.env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    from kurs.sky.info import log_file
+
+    path = log_file()
+    if not path.exists():
+        print("Ingen logg ennå: den lokale skyen har ikke kjørt.")
+        return 1
+    print("\n".join(path.read_text(errors="replace").splitlines()[-40:]))
+    return 0

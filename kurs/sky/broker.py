@@ -1,0 +1,177 @@
+"""The local cloud's MQTT broker: amqtt, made to behave like AWS IoT Core's message broker.
+
+amqtt is the real broker. We subclass it to add what AWS IoT does and amqtt does not:
+- mutual TLS that only admits certificates registered and ACTIVE in the control plane
+  (amqtt's own TLS listener uses CERT_OPTIONAL, so we accept TLS ourselves and hand the
+  stream to an "external" listener);
+- AWS IoT's limits (payload, topic length and depth, client id, no QoS 2) enforced by
+  disconnecting, as AWS does;
+- ``$aws/...`` topics allowed (amqtt rejects every topic starting with ``$``);
+- a hook on every accepted publish for the shadow service and the rules engine.
+
+The overridden methods are private to amqtt, so amqtt is pinned to 0.11.x in pyproject.toml;
+tests/test_sky_broker.py exercises every override against the real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.session import Session
+
+log = logging.getLogger("kurs.sky.broker")
+
+# AWS IoT Core limits (AWS IoT developer guide, "AWS IoT Core message broker and protocol limits").
+MAX_PAYLOAD = 128 * 1024
+MAX_TOPIC_BYTES = 256
+MAX_TOPIC_SLASHES = 7
+MAX_CLIENT_ID_BYTES = 128
+AWS_RESERVED_PREFIX = "$aws/"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is behind a TLS connection: the control plane's certificate."""
+
+    certificate_id: str
+    certificate_arn: str
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why AWS IoT would refuse a publish to this topic (Norwegian), or None."""
+    if not topic:
+        return "tomt emne (topic)"
+    if "+" in topic or "#" in topic:
+        return f"jokertegn (+ eller #) i emnet for en publisering: {topic!r}"
+    if len(topic.encode()) > MAX_TOPIC_BYTES:
+        return f"emnet er lengre enn {MAX_TOPIC_BYTES} byte"
+    # AWS does not count the three slashes of the reserved $aws/things/<name>/ prefix.
+    slashes = topic.count("/") - (3 if topic.startswith("$aws/things/") else 0)
+    if slashes > MAX_TOPIC_SLASHES:
+        return f"emnet har mer enn {MAX_TOPIC_SLASHES} skråstreker: {topic!r}"
+    if topic.startswith("$") and not topic.startswith(AWS_RESERVED_PREFIX):
+        return f"emner som starter med $ er reservert: {topic!r}"
+    return None
+
+
+PublishHook = Callable[[str, bytes, str, "Principal | None"], Awaitable[None]]
+
+
+class CloudBroker(Broker):
+    """amqtt with AWS IoT Core's rules. See the module docstring."""
+
+    def __init__(self, config: dict[str, Any], *, on_publish: PublishHook,
+                 authorize: Callable[[Session, Principal | None, str, Action], bool] | None = None) -> None:
+        super().__init__(config)
+        self._on_publish = on_publish
+        self._authorize = authorize
+        # (address, port) of an accepted TLS connection -> its certificate. The CONNECT packet
+        # is read by amqtt after we hand over the stream, so this is how identity reaches it.
+        self._tls_peers: dict[tuple[str, int], Principal] = {}
+        self.principals: dict[str, Principal] = {}
+
+    # --- connections -------------------------------------------------------------------
+    async def accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         identify: Callable[[bytes], Principal | None]) -> None:
+        """Run the MQTT session of a mutual-TLS connection whose certificate is registered and ACTIVE."""
+        peer = writer.get_extra_info("peername")[:2]
+        sslobj = writer.get_extra_info("ssl_object")
+        der = sslobj.getpeercert(binary_form=True) if sslobj else None
+        principal = identify(der) if der else None
+        if principal is None:
+            log.warning("Avviste TLS-tilkobling fra %s:%s: %s", *peer,
+                        "sertifikatet er ikke registrert og aktivt (ACTIVE) i den lokale skyen" if der
+                        else "klienten sendte ikke noe sertifikat")
+            writer.close()
+            return
+        self._tls_peers[peer] = principal
+        try:
+            await self.external_connected(StreamReaderAdapter(reader), StreamWriterAdapter(writer), "tls")
+        finally:
+            self._tls_peers.pop(peer, None)
+            if not writer.is_closing():
+                writer.close()
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        client_id = session.client_id or ""
+        if len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
+            log.warning("Avviste klient: klient-ID er lengre enn %d byte", MAX_CLIENT_ID_BYTES)
+            return False
+        principal = self._tls_peers.get((session.remote_address, session.remote_port))
+        if principal is not None:
+            self.principals[client_id] = principal
+            if self._authorize and not self._authorize(session, principal, client_id, "connect"):
+                log.warning("Avviste klient %r: policyen tillater ikke iot:Connect", client_id)
+                return False
+        else:
+            self.principals.pop(client_id, None)
+        log.info("Klient %r koblet til%s", client_id, " med sertifikat" if principal else "")
+        return True
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        if self._authorize is None:
+            return True
+        principal = self.principals.get(session.client_id or "")
+        return self._authorize(session, principal, topic, action)
+
+    async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
+        topic_filter, qos = subscription
+        # AWS IoT grants at most QoS 1 (amqtt's "max-qos" setting is not reachable in 0.11).
+        return await super().add_subscription((topic_filter, min(qos, 1)), session)
+
+    # --- publishing ----------------------------------------------------------------------
+    async def _handle_message_delivery(self, client_session: Session, handler: Any,
+                                       wait_deliver: asyncio.Future[Any]) -> bool:
+        """Deliver one PUBLISH from a client. Returning False closes the connection (as AWS does)."""
+        message = wait_deliver.result()
+        if message is None:
+            return True
+        client_id = client_session.client_id or ""
+        problem = topic_problem(message.topic or "")
+        if problem is None and message.qos == 2:
+            problem = "QoS 2 støttes ikke av AWS IoT (bruk QoS 0 eller 1)"
+        if problem is None and len(message.data or b"") > MAX_PAYLOAD:
+            problem = f"meldingen er større enn {MAX_PAYLOAD // 1024} KB"
+        if problem is None and not await self._topic_filtering(client_session, message.topic, Action.PUBLISH):
+            problem = f"policyen tillater ikke iot:Publish til {message.topic!r}"
+        if problem:
+            log.warning("Kobler fra klient %r: %s", client_id, problem)
+            return False
+        await self.publish(message.topic, bytes(message.data or b""), client_id, client_session,
+                           retain=bool(message.publish_packet and message.publish_packet.retain_flag),
+                           qos=message.qos)
+        return True
+
+    async def publish(self, topic: str, payload: bytes, client_id: str = "", session: Session | None = None,
+                      *, retain: bool = False, qos: int | None = None) -> None:
+        """Route one message to subscribers, then to the cloud's services (shadow, rules)."""
+        await self._broadcast_message(session, topic, payload)
+        if retain and session is not None:
+            await self.retain_message(session, topic, payload, qos)
+        try:
+            await self._on_publish(topic, payload, client_id, self.principals.get(client_id))
+        except Exception:  # a service bug must never take the broker down
+            log.exception("Feil i skytjenestene for en melding på %r", topic)
+
+    async def send(self, topic: str, payload: bytes) -> None:
+        """Deliver a message from the cloud itself (shadow replies): subscribers only."""
+        await self._broadcast_message(None, topic, payload)
+
+
+def broker_config(host: str, mqtt_port: int, mqtts_port: int) -> dict[str, Any]:
+    """amqtt configuration: a plain TCP listener and an external one fed by ``accept_tls``."""
+    return {
+        "listeners": {
+            "default": {"type": "tcp", "bind": f"{host}:{mqtt_port}", "max_connections": 1000},
+            # amqtt skips listeners without "bind"; an external one does not bind it (accept_tls does).
+            "tls": {"type": "external", "bind": f"{host}:{mqtts_port}"},
+        },
+        "plugins": {},
+    }

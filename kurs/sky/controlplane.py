@@ -1,0 +1,103 @@
+"""The control plane: a real moto server, plus the few places where it must agree with the
+broker (certificates, the ATS endpoint) and hand the data plane to our own services."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+import threading
+from typing import Any
+
+from kurs.sky.broker import Principal
+from kurs.sky.info import ACCOUNT_ID, REGION
+
+log = logging.getLogger("kurs.sky.controlplane")
+
+# describe_endpoint: moto invents a random *.amazonaws.com host on every call. Locally the
+# broker is on this machine, and our TLS server certificate is issued for "localhost".
+LOCAL_ENDPOINT = "localhost"
+
+
+def configure_moto() -> None:
+    """Settings that make moto behave more like AWS; call before the first request."""
+    from moto.core.config import default_user_config
+
+    # Certificate ids are the SHA-256 of the DER certificate, as on AWS (moto's default hashes the PEM).
+    default_user_config.setdefault("iot", {})["use_valid_cert"] = True
+
+    from moto.iot import models as iot_models
+
+    def _local_endpoint(self: Any, endpoint_type: str) -> Any:
+        endpoint = iot_models.FakeEndpoint(endpoint_type, self.region_name)  # validates the type
+        if endpoint_type in ("iot:Data", "iot:Data-ATS"):
+            endpoint.endpoint = LOCAL_ENDPOINT
+        self.endpoint = endpoint
+        return endpoint
+
+    iot_models.IoTBackend.describe_endpoint = _local_endpoint
+
+
+def iot_backend() -> Any:
+    from moto.iot.models import iot_backends
+
+    return iot_backends[ACCOUNT_ID][REGION]
+
+
+class MotoServer:
+    """moto in server mode on loopback, in this process (so our services can read its state)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.server import ThreadedMotoServer
+
+        configure_moto()
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class CertificateRegistry:
+    """Answers the broker's questions about client certificates from moto's IoT registry."""
+
+    def __init__(self, own_ca_file: str, cert_file: str, key_file: str) -> None:
+        self._lock = threading.Lock()
+        self._trusted: set[str] = set()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(cert_file, key_file)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        # Device certificates from CreateKeysAndCertificate are signed by AWS's (here moto's)
+        # issuer, which we do not have. Like AWS we trust the registered certificate itself:
+        # each one is a trust anchor (partial chain). ACTIVE is checked after the handshake.
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        ctx.load_verify_locations(cafile=own_ca_file)
+        ctx.set_alpn_protocols(["x-amzn-mqtt-ca", "mqtt"])
+        # Called on every ClientHello, before the client's certificate is verified: the moment
+        # to trust certificates registered since the last connection.
+        ctx.sni_callback = lambda sslobj, server_name, context: self.refresh()
+        self.context = ctx
+
+    def refresh(self) -> None:
+        """Add newly registered certificates to the trust store (never removes: see identify)."""
+        certs = iot_backend().certificates
+        with self._lock:
+            for cert_id, cert in list(certs.items()):
+                if cert_id in self._trusted:
+                    continue
+                self._trusted.add(cert_id)
+                try:
+                    self.context.load_verify_locations(cadata=cert.certificate_pem)
+                except (ssl.SSLError, ValueError):
+                    log.warning("Hopper over et registrert sertifikat som ikke kan leses (%s)", cert_id[:12])
+
+    def identify(self, der: bytes) -> Principal | None:
+        """The principal for a client certificate, or None unless registered and ACTIVE."""
+        cert_id = hashlib.sha256(der).hexdigest()
+        cert = iot_backend().certificates.get(cert_id)
+        if cert is None or cert.status != "ACTIVE":
+            return None
+        return Principal(certificate_id=cert_id, certificate_arn=cert.arn)

@@ -1,0 +1,106 @@
+"""The local cloud process: ``python -m kurs.sky.server``. Started by ``kurs.sky.start()``.
+
+One process holds the moto server (control plane), the amqtt broker with mutual TLS, the
+shadow service and the rules engine, so they share one truth. It outlives notebook kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from kurs.sky import ca
+from kurs.sky.broker import CloudBroker, broker_config
+from kurs.sky.controlplane import CertificateRegistry, MotoServer
+from kurs.sky.info import HOST, SkyInfo, log_file, sky_dir, state_file
+from kurs.sky.services import DataPlane
+
+log = logging.getLogger("kurs.sky")
+
+
+def _setup_logging() -> None:
+    handler = logging.FileHandler(log_file(), encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # amqtt and werkzeug are chatty at INFO; the learner reads this log.
+    for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _build_data_plane() -> DataPlane:
+    """Wire the services that exist; each is optional so a missing one never blocks the cloud."""
+    from kurs.sky import wiring
+
+    return wiring.build()
+
+
+async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
+    tls = ca.ensure_tls_files(sky_dir() / "tls")
+    moto = MotoServer(HOST, http_port)
+    moto.start()
+    registry = CertificateRegistry(str(tls.ca_file), str(tls.cert_file), str(tls.key_file))
+
+    plane = _build_data_plane()
+    broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
+                         authorize=getattr(plane, "authorize", None))
+    await broker.start()
+    loop = asyncio.get_running_loop()
+    plane.attach(broker, loop)
+    from kurs.sky import wiring
+
+    wiring.attach_http(plane)
+
+    async def _on_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await broker.accept_tls(reader, writer, registry.identify)
+
+    # A failed handshake (unknown certificate, none at all) is refused inside asyncio's TLS
+    # layer; the client sees the TLS alert, as with AWS IoT.
+    tls_server = await asyncio.start_server(_on_tls, HOST, mqtts_port, ssl=registry.context,
+                                            ssl_handshake_timeout=10)
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    info = SkyInfo(pid=os.getpid(), http_port=http_port, mqtt_port=mqtt_port, mqtts_port=mqtts_port,
+                   ca_file=str(tls.ca_file), log_file=str(log_file()))
+    info.save()  # written last: its presence with our pid means "ready"
+    log.info("Den lokale skyen kjører: HTTP %s, MQTT %s, MQTT+TLS %s", http_port, mqtt_port, mqtts_port)
+    await stop.wait()
+
+    log.info("Stopper den lokale skyen …")
+    tls_server.close()
+    try:
+        await asyncio.wait_for(broker.shutdown(), timeout=5)
+    except Exception:  # shutting down anyway
+        log.exception("Megleren stoppet ikke pent")
+    plane.close()
+    moto.stop()
+    if SkyInfo.load() and SkyInfo.load().pid == os.getpid():
+        state_file().unlink(missing_ok=True)
+    log.info("Den lokale skyen er stoppet.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kurs.sky.server")
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--mqtt-port", type=int, required=True)
+    parser.add_argument("--mqtts-port", type=int, required=True)
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        asyncio.run(run(args.http_port, args.mqtt_port, args.mqtts_port))
+    except Exception:
+        log.exception("Den lokale skyen krasjet")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
