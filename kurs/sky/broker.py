@@ -115,6 +115,16 @@ class CloudBroker(Broker):
         log.info("Klient %r koblet til%s", client_id, " med sertifikat" if principal else "")
         return True
 
+    async def _delete_session(self, client_id: str) -> None:
+        # A clean-session CONNECT with a client id already connected: amqtt forgets the old
+        # session but leaves its connection open. AWS IoT disconnects the old client.
+        old = self._sessions.get(client_id)
+        if old and old[1] is not None and old[0].transitions.is_connected():
+            log.warning("Ny tilkobling med klient-ID %r: den forrige tilkoblingen kobles fra (som i AWS IoT)",
+                        client_id)
+            await old[1].handle_connection_closed()
+        await super()._delete_session(client_id)
+
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         if self._authorize is None:
             return True
@@ -129,7 +139,7 @@ class CloudBroker(Broker):
     # --- publishing ----------------------------------------------------------------------
     async def _handle_message_delivery(self, client_session: Session, handler: Any,
                                        wait_deliver: asyncio.Future[Any]) -> bool:
-        """Deliver one PUBLISH from a client. Returning False closes the connection (as AWS does)."""
+        """Deliver one PUBLISH from a client, or disconnect it for breaking AWS IoT's rules."""
         message = wait_deliver.result()
         if message is None:
             return True
@@ -143,7 +153,10 @@ class CloudBroker(Broker):
             problem = f"policyen tillater ikke iot:Publish til {message.topic!r}"
         if problem:
             log.warning("Kobler fra klient %r: %s", client_id, problem)
-            return False
+            # Ends the session through amqtt's own abnormal-disconnect path (will message
+            # included), as AWS IoT drops a client that breaks its rules.
+            await handler.handle_connection_closed()
+            return True
         await self.publish(message.topic, bytes(message.data or b""), client_id, client_session,
                            retain=bool(message.publish_packet and message.publish_packet.retain_flag),
                            qos=message.qos)

@@ -16,7 +16,7 @@ from kurs.sky.info import HOST, SkyInfo, log_file, state_file
 DEFAULT_PORTS = {"http_port": 5055, "mqtt_port": 1883, "mqtts_port": 8883}
 
 
-def _alive(pid: int) -> bool:
+def is_cloud_process(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -54,7 +54,7 @@ def running() -> tuple[SkyInfo | None, bool]:
     info = SkyInfo.load()
     if info is None:
         return None, False
-    if _alive(info.pid):
+    if is_cloud_process(info.pid):
         return info, False
     return None, True
 
@@ -114,7 +114,7 @@ def terminate(info: SkyInfo, timeout: float = 10.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(info.pid):
+        if not is_cloud_process(info.pid):
             state_file().unlink(missing_ok=True)
             return False
         time.sleep(0.05)
