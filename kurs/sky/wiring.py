@@ -30,11 +30,6 @@ def _shadow_service():  # noqa: ANN202 - optional service
     return ShadowService()
 
 
-_ERROR_TYPES = {400: "InvalidRequestException", 401: "UnauthorizedException",
-                404: "ResourceNotFoundException", 409: "ConflictException",
-                413: "RequestEntityTooLargeException", 429: "ThrottlingException"}
-
-
 def attach_http(plane: DataPlane) -> None:
     """Point moto's iot-data HTTP handlers at our data plane."""
     from moto.iotdata.responses import IoTDataPlaneResponse
@@ -59,8 +54,11 @@ def attach_http(plane: DataPlane) -> None:
                 message = json.loads(body).get("message", "")
             except ValueError:
                 message = body.decode(errors="replace")
-            error_type = _ERROR_TYPES.get(status, "InvalidRequestException")
-            return status, {"x-amzn-ErrorType": error_type}, json.dumps({"message": message})
+            from kurs.sky.shadow import HTTP_ERROR_TYPES
+
+            error_type = HTTP_ERROR_TYPES.get(status, "InternalFailureException")
+            # moto takes the status from the "status" header, not the tuple
+            return status, {"status": status, "x-amzn-ErrorType": error_type}, json.dumps({"message": message})
         return body.decode()
 
     def update_thing_shadow(self: IoTDataPlaneResponse) -> object:
