@@ -11,13 +11,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "config", "errors", "paths", "sky", "mqtt", "esp32", "mjs", "widgets", "provision",
-    "cleanup", "hardware", "exercises", "rules",
-}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
+    """``kurs.sky``, ``kurs.mqtt`` … are imported the first time they are used."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
         return importlib.import_module(f"kurs.{name}")
-    raise AttributeError(f"module 'kurs' has no attribute {name!r}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"kurs.{name}":
+            raise AttributeError(f"module 'kurs' has no attribute {name!r}") from None
+        raise

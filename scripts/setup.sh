@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Shared by start.sh and test.sh: make .venv with everything the course needs.
+# Re-running is cheap: packages are reinstalled only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {
+  for cand in python3.13 python3.12 python3.11 python3 python; do
+    if command -v "$cand" >/dev/null 2>&1 &&
+       "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$cand"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  PY=$(find_python) || { echo "Fant ikke Python 3.11 eller nyere. Installer Python 3.11+ og prøv igjen." >&2; exit 1; }
+  echo "Lager et virtuelt Python-miljø i .venv med $("$PY" --version) …"
+  "$PY" -m venv .venv
+fi
+
+stamp=.venv/.kurs-installert
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "Installerer pakkene kurset trenger (første gang tar det noen minutter) …"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  echo "$want" > "$stamp"
+fi
