@@ -70,3 +70,17 @@ def test_version_conflict_and_missing_shadow_errors(sky, iot_data):
     with pytest.raises(ClientError) as missing:
         iot_data.get_thing_shadow(thingName="finnes-ikke")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_reset_empties_registry_and_shadows_but_keeps_serving(sky, iot, iot_data):
+    from kurs import sky as sky_mod
+
+    iot.create_thing(thingName="foer-reset")
+    iot_data.update_thing_shadow(thingName="foer-reset", payload=json.dumps({"state": {"reported": {"a": 1}}}))
+    sky_mod.reset(quiet=True)
+    assert iot.list_things()["things"] == []
+    with pytest.raises(ClientError):
+        iot_data.get_thing_shadow(thingName="foer-reset")
+    with mqtt.Monitor("etter/reset") as mon:
+        mqtt.publish("etter/reset", b"ok")
+        assert mon.wait().payload == b"ok"

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("stop", _stop, "stopp den lokale skyen"),
         ("env", _env, "skriv ut miljøvariabler for terminalen: eval \"$(kurs sky env)\""),
         ("logg", _log, "vis slutten av loggen til den lokale skyen"),
+        ("reset", _reset, "tøm den lokale skyen: dingser, sertifikater, regler og skygger"),
     ):
         a = actions.add_parser(name, help=text, add_help=False)
         a.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
@@ -67,6 +68,13 @@ def _env(args: argparse.Namespace) -> int:
 
     for key, value in sky.env().items():
         print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from kurs import sky
+
+    sky.reset()
     return 0
 
 

@@ -16,7 +16,7 @@ import os
 from kurs.errors import CourseError
 from kurs.sky.info import SkyInfo, log_file
 
-__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env"]
+__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env", "reset"]
 
 
 def apply_env(sky: SkyInfo) -> None:
@@ -98,6 +98,21 @@ def info() -> SkyInfo:
 def env() -> dict[str, str]:
     """The environment variables that point boto3, the aws CLI and kurs at the local cloud."""
     return info().env()
+
+
+def reset(*, quiet: bool = False) -> None:
+    """Empty the running local cloud (things, certificates, policies, rules, shadows) in place.
+
+    Connected boards stay connected over plain TCP; those using a certificate lose it.
+    """
+    import urllib.request
+
+    current = info()
+    req = urllib.request.Request(f"{current.endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(req, timeout=30):
+        pass
+    if not quiet:
+        print("Den lokale skyen er tømt: ingen dingser, sertifikater, policyer, regler eller skygger.")
 
 
 def log_path() -> str:

@@ -33,6 +33,17 @@ def _shadow_service():  # noqa: ANN202 - optional service
 def attach_http(plane: DataPlane) -> None:
     """Point moto's iot-data HTTP handlers at our data plane."""
     from moto.iotdata.responses import IoTDataPlaneResponse
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    moto_reset = MotoAPIBackend.reset
+
+    def reset(self: MotoAPIBackend) -> None:
+        # POST /moto-api/reset empties moto; the data plane's state must go with it.
+        moto_reset(self)
+        plane.reset()
+        log.info("Den lokale skyen er tømt (alle dingser, sertifikater, regler og skygger er borte).")
+
+    MotoAPIBackend.reset = reset
 
     def publish(self: IoTDataPlaneResponse) -> str:
         topic = self.path.split("/topics/")[-1]

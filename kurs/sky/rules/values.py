@@ -61,7 +61,11 @@ def normalize_number(value: Any, version: str) -> Any:
 
 def parse_json(data: bytes | str, version: str) -> Any:
     """Parse JSON text with exact decimals, as the rules engine does. Raises ValueError."""
-    return _normalize_tree(json.loads(data, parse_float=Decimal), version)
+    return _normalize_tree(json.loads(data, parse_float=Decimal, parse_constant=_reject_constant), version)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; JSON (and AWS) do not
 
 
 def _normalize_tree(value: Any, version: str) -> Any:
