@@ -185,3 +185,15 @@ def test_messages_keep_flowing_under_a_burst(sky):
         client.disconnect()
         client.loop_stop()
     assert [m.text for m in mon.messages] == [str(i) for i in range(200)]
+
+
+def test_lifecycle_events_announce_connect_and_disconnect(sky):
+    with mqtt.Monitor("$aws/events/presence/+/livssyklus") as mon:
+        client = mqtt.connect("livssyklus")
+        connected = mon.wait(topic="$aws/events/presence/connected/livssyklus").json()
+        client.disconnect()
+        client.loop_stop()
+        gone = mon.wait(topic="$aws/events/presence/disconnected/livssyklus").json()
+    assert connected["eventType"] == "connected" and connected["clientId"] == "livssyklus"
+    assert gone["clientInitiatedDisconnect"] is True
+    assert gone["sessionIdentifier"] == connected["sessionIdentifier"]

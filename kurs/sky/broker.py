@@ -16,7 +16,10 @@ tests/test_sky_broker.py exercises every override against the real broker.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +79,11 @@ class CloudBroker(Broker):
         # is read by amqtt after we hand over the stream, so this is how identity reaches it.
         self._tls_peers: dict[tuple[str, int], Principal] = {}
         self.principals: dict[str, Principal] = {}
+        self._presence: dict[str, str] = {}  # client id -> session id, for lifecycle events
+        self._presence_version = 0
+        self._presence_info: dict[str, dict[str, Any]] = {}
+        # Called with {client id: info} whenever a client connects or disconnects.
+        self.on_presence: Callable[[dict[str, dict[str, Any]]], None] | None = None
 
     # --- connections -------------------------------------------------------------------
     async def accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -113,7 +121,41 @@ class CloudBroker(Broker):
         else:
             self.principals.pop(client_id, None)
         log.info("Klient %r koblet til%s", client_id, " med sertifikat" if principal else "")
+        session_id = str(uuid.uuid4())
+        self._presence[client_id] = session_id
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(self._announce(client_id, "connected", session_id, principal)))
         return True
+
+    async def _handle_disconnect(self, client_session: Session, handler: Any,
+                                 disconnect_waiter: asyncio.Future[Any]) -> None:
+        from amqtt.mqtt.disconnect import DisconnectPacket
+
+        clean = isinstance(disconnect_waiter.result(), DisconnectPacket)
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+        client_id = client_session.client_id or ""
+        session_id = self._presence.pop(client_id, None)
+        if session_id:
+            log.info("Klient %r koblet fra%s", client_id, "" if clean else " (uten DISCONNECT)")
+            await self._announce(client_id, "disconnected", session_id, self.principals.get(client_id),
+                                 clientInitiatedDisconnect=clean,
+                                 disconnectReason="CLIENT_INITIATED_DISCONNECT" if clean else "CONNECTION_LOST")
+
+    async def _announce(self, client_id: str, event: str, session_id: str, principal: Principal | None,
+                        **extra: Any) -> None:
+        """AWS IoT's lifecycle events on $aws/events/presence/<event>/<clientId>."""
+        self._presence_version += 1
+        if event == "connected":
+            self._presence_info[client_id] = {"since": time.time(), "tls": principal is not None}
+        else:
+            self._presence_info.pop(client_id, None)
+        body = {"clientId": client_id, "timestamp": int(time.time() * 1000), "eventType": event,
+                "sessionIdentifier": session_id,
+                "principalIdentifier": principal.certificate_id if principal else "",
+                "versionNumber": self._presence_version, **extra}
+        await self.publish(f"$aws/events/presence/{event}/{client_id}", json.dumps(body).encode())
+        if self.on_presence is not None:
+            self.on_presence(dict(self._presence_info))
 
     async def _delete_session(self, client_id: str) -> None:
         # A clean-session CONNECT with a client id already connected: amqtt forgets the old

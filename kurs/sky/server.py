@@ -33,6 +33,19 @@ def _setup_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def clients_file():  # noqa: ANN201
+    return sky_dir() / "klienter.json"
+
+
+def _write_clients(clients: dict) -> None:
+    """Who is connected now, for the instructor's overview (written atomically)."""
+    import json
+
+    tmp = clients_file().with_suffix(".tmp")
+    tmp.write_text(json.dumps(clients))
+    tmp.replace(clients_file())
+
+
 def _build_data_plane() -> DataPlane:
     """Wire the services that exist; each is optional so a missing one never blocks the cloud."""
     from kurs.sky import wiring
@@ -49,6 +62,7 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
     plane = _build_data_plane()
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
                          authorize=getattr(plane, "authorize", None))
+    broker.on_presence = _write_clients
     await broker.start()
     loop = asyncio.get_running_loop()
     plane.attach(broker, loop)
@@ -76,6 +90,7 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
 
     log.info("Stopper den lokale skyen …")
     tls_server.close()
+    clients_file().unlink(missing_ok=True)
     try:
         await asyncio.wait_for(broker.shutdown(), timeout=5)
     except Exception:  # shutting down anyway
