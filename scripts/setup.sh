@@ -28,3 +28,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
   echo "$want" > "$stamp"
 fi
+
+# JupyterLab in Norwegian, without the "news" pop-up (settings defaults for this environment only).
+mkdir -p .venv/share/jupyter/lab/settings
+cp jupyter/overrides.json .venv/share/jupyter/lab/settings/overrides.json
