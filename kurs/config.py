@@ -1,7 +1,7 @@
 """Course settings: which mode we run in (``lokal`` or ``aws``) and where settings live.
 
 Order of precedence: environment variables (``KURS_MODUS``, ``KURS_AWS_KONTO``,
-``KURS_AWS_REGION``), then ``innstillinger.json`` in the state folder, then defaults.
+``KURS_AWS_REGION``, ``KURS_AWS_MQTT_PORT``), then ``innstillinger.json`` in the state folder, then defaults.
 ``lokal`` is the default; ``aws`` is an explicit opt-in (see kurs.aws_mode).
 """
 
@@ -23,6 +23,8 @@ class Settings:
     mode: str = "lokal"
     aws_region: str = "eu-west-1"
     aws_account: str | None = None  # the account the learner confirmed for aws mode
+    # MQTT port on AWS IoT: 8883, or 443 (with ALPN x-amzn-mqtt-ca) where a network blocks 8883.
+    aws_mqtt_port: int = 8883
 
     def describe(self) -> str:
         if self.mode == "lokal":
@@ -47,6 +49,13 @@ def load() -> Settings:
     settings.mode = os.environ.get("KURS_MODUS", settings.mode)
     settings.aws_region = os.environ.get("KURS_AWS_REGION", settings.aws_region)
     settings.aws_account = os.environ.get("KURS_AWS_KONTO", settings.aws_account)
+    try:
+        settings.aws_mqtt_port = int(os.environ.get("KURS_AWS_MQTT_PORT", settings.aws_mqtt_port))
+    except ValueError:
+        raise CourseError("KURS_AWS_MQTT_PORT må være et portnummer.", "Bruk 8883 eller 443.") from None
+    if settings.aws_mqtt_port not in (8883, 443):
+        raise CourseError(f"AWS IoT tar imot MQTT på port 8883 og 443, ikke {settings.aws_mqtt_port}.",
+                          "Bruk 8883, eller 443 der nettverket stenger 8883.")
     if settings.mode not in MODES:
         raise CourseError(f"Ukjent modus {settings.mode!r}.", "Bruk «lokal» eller «aws».")
     return settings

@@ -287,10 +287,12 @@ def test_encode_output_is_compact_json_or_raw_bytes():
 
 
 @pytest.fixture
-def dynamodb():
+def dynamodb(monkeypatch):
     boto3 = pytest.importorskip("boto3")
     from moto import mock_aws
 
+    # Another test module may have pointed boto3 at a running local cloud; this one is in-process.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
         client.create_table(

@@ -22,6 +22,14 @@ pytestmark = pytest.mark.integration
 
 def _cert(iot, tmp_path: Path, active: bool = True) -> tuple[str, Path, Path]:
     r = iot.create_keys_and_certificate(setAsActive=active)
+    # The local cloud enforces IoT policies: with none attached AWS IoT denies everything.
+    # These tests are about TLS, so they get what `mos aws-iot-setup` attaches (iot:* on *).
+    try:
+        iot.create_policy(policyName="alt-tillatt", policyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    except iot.exceptions.ResourceAlreadyExistsException:
+        pass
+    iot.attach_policy(policyName="alt-tillatt", target=r["certificateArn"])
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_text(r["certificatePem"])
     key.write_text(r["keyPair"]["PrivateKey"])

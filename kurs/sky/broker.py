@@ -79,6 +79,7 @@ class CloudBroker(Broker):
         # is read by amqtt after we hand over the stream, so this is how identity reaches it.
         self._tls_peers: dict[tuple[str, int], Principal] = {}
         self.principals: dict[str, Principal] = {}
+        self._takeovers: set[str] = set()  # client ids whose connected session a new CONNECT will replace
         self._presence: dict[str, str] = {}  # client id -> session id, for lifecycle events
         self._presence_version = 0
         self._presence_info: dict[str, dict[str, Any]] = {}
@@ -110,14 +111,19 @@ class CloudBroker(Broker):
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         client_id = session.client_id or ""
         if len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
+            self._takeovers.discard(client_id)
             log.warning("Avviste klient: klient-ID er lengre enn %d byte", MAX_CLIENT_ID_BYTES)
             return False
         principal = self._tls_peers.get((session.remote_address, session.remote_port))
+        if principal is not None and self._authorize and not self._authorize(session, principal, client_id,
+                                                                               "connect"):
+            # Refused: the client already using this id (if any) keeps its connection and identity.
+            self._takeovers.discard(client_id)
+            log.warning("Avviste klient %r: policyen tillater ikke iot:Connect", client_id)
+            return False
+        await self._take_over(client_id)
         if principal is not None:
             self.principals[client_id] = principal
-            if self._authorize and not self._authorize(session, principal, client_id, "connect"):
-                log.warning("Avviste klient %r: policyen tillater ikke iot:Connect", client_id)
-                return False
         else:
             self.principals.pop(client_id, None)
         log.info("Klient %r koblet til%s", client_id, " med sertifikat" if principal else "")
@@ -159,7 +165,19 @@ class CloudBroker(Broker):
 
     async def _delete_session(self, client_id: str) -> None:
         # A clean-session CONNECT with a client id already connected: amqtt forgets the old
-        # session but leaves its connection open. AWS IoT disconnects the old client.
+        # session but leaves its connection open. AWS IoT disconnects the old client, but only
+        # once the new one is authorized (amqtt calls this before authenticating): a refused
+        # CONNECT must not throw the device off. _authenticate finishes the take-over.
+        old = self._sessions.get(client_id)
+        if old and old[1] is not None and old[0].transitions.is_connected():
+            self._takeovers.add(client_id)
+            return
+        await super()._delete_session(client_id)
+
+    async def _take_over(self, client_id: str) -> None:
+        if client_id not in self._takeovers:
+            return
+        self._takeovers.discard(client_id)
         old = self._sessions.get(client_id)
         if old and old[1] is not None and old[0].transitions.is_connected():
             log.warning("Ny tilkobling med klient-ID %r: den forrige tilkoblingen kobles fra (som i AWS IoT)",
