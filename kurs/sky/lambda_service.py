@@ -1,0 +1,235 @@
+"""Lambda in the local cloud: functions deployed through boto3 really run.
+
+moto stores functions (zip, handler, runtime, timeout, environment) but runs them in docker,
+which a course machine does not have. Here the same deployed zip runs through
+:func:`kurs.sky.rules.run_lambda` in a Python subprocess:
+
+- boto3 ``lambda.invoke``: RequestResponse answers with the return value, or with AWS's
+  error document and ``FunctionError: Unhandled``; Event is queued and answered 202 at once;
+  DryRun runs nothing (204).
+- the rules engine's ``lambda`` action: like AWS IoT it invokes asynchronously, after checking
+  that the function exists and that its resource policy lets ``iot.amazonaws.com`` invoke it.
+  An error inside the handler is logged (and written to CloudWatch Logs) but, as on AWS, does
+  not reach the rule's errorAction.
+
+The function's boto3 reaches this local cloud: the runtime environment points
+``AWS_ENDPOINT_URL`` here with the local cloud's dummy keys, whatever the process around it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION
+from kurs.sky.rules.lambda_runner import LambdaResult, run_lambda
+
+log = logging.getLogger("kurs.sky.lambda")
+
+IOT_PRINCIPAL = "iot.amazonaws.com"
+MAX_LOG_LINES = 40  # of a function's output, in the cloud log (CloudWatch Logs keeps all of it)
+TAIL_BYTES = 4096  # LogType=Tail returns the last 4 KB of the log, as AWS does
+# AWS retries a failed asynchronous invocation twice; said in the log so nobody is surprised.
+RETRY_NOTE = "AWS ville ha prøvd det asynkrone kallet to ganger til; den lokale skyen gjør ikke det."
+RULE_NOTE = ("IoT-regler kaller Lambda asynkront, så en feil inne i funksjonen går ikke til regelens "
+             "errorAction. " + RETRY_NOTE)
+
+
+class InvokeRefused(Exception):
+    """AWS IoT could not invoke the function; shaped like a botocore ClientError for the log."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = {"Error": {"Code": code, "Message": message}}
+
+
+def _error_result(error_type: str, message: str) -> LambdaResult:
+    return LambdaResult(ok=False, payload=None, error={"errorMessage": message, "errorType": error_type,
+                                                      "stackTrace": []},
+                        log="", request_id="", duration_ms=0)
+
+
+def _arn_location(name_or_arn: str) -> tuple[str, str]:
+    """(account, region) named by a function ARN; the local cloud's own for a bare name."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:") and len(parts) >= 7:
+        return parts[4] or ACCOUNT_ID, parts[3] or REGION
+    return ACCOUNT_ID, REGION
+
+
+def _allows_iot(statement: dict[str, Any]) -> bool:
+    if statement.get("Effect", "Allow") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    services = principal.get("Service") if isinstance(principal, dict) else principal
+    services = services if isinstance(services, list) else [services]
+    actions = statement.get("Action")
+    actions = actions if isinstance(actions, list) else [actions]
+    return IOT_PRINCIPAL in services and any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions)
+
+
+class LambdaService:
+    """Runs functions from moto's Lambda backend; ``endpoint()`` is this cloud's HTTP address."""
+
+    def __init__(self, endpoint: Callable[[], str], *, workers: int = 2) -> None:
+        self._endpoint = endpoint
+        # Asynchronous invocations (rules, InvocationType=Event) run here, never on the rules
+        # worker: a slow function must not hold up the next message.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.Lock()
+
+    # --- finding functions ---------------------------------------------------------------------
+
+    def function(self, name_or_arn: str) -> Any:
+        """moto's LambdaFunction; raises moto's UnknownFunctionException (AWS's 404) if missing."""
+        from moto.awslambda.models import lambda_backends
+
+        account, region = _arn_location(name_or_arn)
+        return lambda_backends[account][region].get_function(name_or_arn)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _environment(self, fn: Any) -> dict[str, str]:
+        env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
+        # Last, so a function deployed here can only ever reach this local cloud.
+        env.update({
+            "AWS_ENDPOINT_URL": self._endpoint(),
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+            "AWS_SESSION_TOKEN": "",
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+        })
+        return env
+
+    def run(self, fn: Any, event: Any, *, caller: str) -> LambdaResult:
+        """Run one invocation now, log it in Norwegian and keep its log in CloudWatch Logs."""
+        name = fn.function_name
+        runtime = str(fn.run_time or "")
+        if not runtime.startswith("python"):
+            result = _error_result("Runtime.Unsupported", f"Den lokale skyen kan bare kjøre Python-funksjoner, "
+                                   f"men «{name}» har runtime «{runtime or fn.package_type}».")
+        elif not getattr(fn, "code_bytes", b""):
+            result = _error_result("Runtime.Unsupported", f"Funksjonen «{name}» har ingen zip-pakke "
+                                   "som den lokale skyen kan kjøre.")
+        else:
+            try:
+                result = run_lambda(fn.code_bytes, str(fn.handler or ""), event, function_name=name,
+                                    timeout_s=float(fn.timeout or 3), environment=self._environment(fn),
+                                    memory_mb=int(fn.memory_size or 128), region=fn.region,
+                                    account_id=fn.account_id)
+            except Exception as exc:  # a broken package (CourseError) or a failure to start Python
+                result = _error_result("Runtime.ExitError", str(exc))
+        self._record(fn, result, caller)
+        return result
+
+    def _record(self, fn: Any, result: LambdaResult, caller: str) -> None:
+        name = fn.function_name
+        log.info("%s (kalt av %s).", result.summary(name), caller)
+        lines = [line for line in result.log.splitlines() if line.strip()]
+        for line in lines[:MAX_LOG_LINES]:
+            log.info("  [%s] %s", name, line)
+        if len(lines) > MAX_LOG_LINES:
+            log.info("  [%s] … %d linjer til i CloudWatch-loggen %s", name, len(lines) - MAX_LOG_LINES,
+                     fn.logs_group_name)
+        try:  # CloudWatch Logs, where AWS puts it too (logs.filter_log_events reads it back)
+            fn.logs_backend.ensure_log_group(fn.logs_group_name)
+            fn.save_logs(self.full_log(fn, result) or "(ingen utskrift)")
+        except Exception:
+            log.exception("Kunne ikke lagre Lambda-loggen for «%s» i CloudWatch Logs", name)
+
+    @staticmethod
+    def full_log(fn: Any, result: LambdaResult) -> str:
+        """The function's log with AWS's REPORT line at the end."""
+        report = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+                  f"Billed Duration: {max(1, math.ceil(result.duration_ms))} ms\t"
+                  f"Memory Size: {fn.memory_size} MB")
+        return result.log.rstrip("\n") + "\n" + report + "\n"
+
+    def submit(self, fn: Any, event: Any, *, caller: str, note: str = "") -> None:
+        """Queue an asynchronous invocation (AWS answers 202 and runs it later)."""
+
+        def job() -> None:
+            result = self.run(fn, event, caller=caller)
+            if not result.ok and note:
+                log.info("%s", note)
+
+        future = self._pool.submit(job)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    # --- the rules engine's lambda action --------------------------------------------------------
+
+    def invoke_from_rule(self, function_arn: str, event: Any) -> None:
+        """What AWS IoT's lambda action does: check, then invoke asynchronously.
+
+        Raises when AWS IoT could not invoke (the rule's errorAction then gets the message).
+        """
+        try:
+            fn = self.function(function_arn)
+        except Exception as exc:
+            raise InvokeRefused("ResourceNotFoundException", f"Funksjonen finnes ikke ({function_arn}). "
+                                "Er den slettet, eller er navnet feil i regelen?") from exc
+        if not any(_allows_iot(s) for s in fn.policy.statements):
+            raise InvokeRefused(
+                "AccessDeniedException",
+                f"AWS IoT har ikke lov til å kalle «{fn.function_name}». Gi tillatelsen med "
+                f"lambda.add_permission(FunctionName='{fn.function_name}', StatementId='iot-regel', "
+                f"Action='lambda:InvokeFunction', Principal='{IOT_PRINCIPAL}', SourceArn=<regelens ARN>).")
+        self.submit(fn, event, caller="en IoT-regel", note=RULE_NOTE)
+
+    # --- boto3 lambda.invoke -------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Make moto's ``LambdaFunction.invoke`` (the Invoke API) run the code here."""
+        from moto.awslambda.exceptions import LambdaClientError
+        from moto.awslambda.models import LambdaFunction
+
+        service = self
+
+        def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+            try:
+                event = json.loads(body) if body else {}
+            except ValueError as exc:
+                raise LambdaClientError("InvalidRequestContentException",
+                                        f"Could not parse request body into json: {exc}") from exc
+            kind = request_headers.get("x-amz-invocation-type", "RequestResponse")
+            response_headers["x-amz-executed-version"] = str(fn.version)
+            if kind == "DryRun":
+                return b""
+            if kind == "Event":
+                service.submit(fn, event, caller="invoke (Event)", note=RETRY_NOTE)
+                return b""
+            result = service.run(fn, event, caller="invoke (RequestResponse)")
+            tail = service.full_log(fn, result).encode("utf-8")[-TAIL_BYTES:]
+            response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+            if result.ok:
+                return json.dumps(result.payload).encode("utf-8")
+            response_headers["x-amz-function-error"] = "Unhandled"
+            error = dict(result.error or {})
+            error.setdefault("requestId", result.request_id)
+            return json.dumps(error).encode("utf-8")
+
+        LambdaFunction.invoke = invoke
+
+    def reset(self) -> None:
+        """Drop queued invocations (the instructor's reset); running ones finish."""
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
