@@ -42,7 +42,7 @@ class Overview:
         self.console = MqttConsole(*ALL_TOPICS)
         self.widget = w.VBox([
             w.HTML("<h3>Instruktøroversikt – den lokale skyen</h3>"),
-            w.HBox([self._clients, self._things], layout=w.Layout(gap="40px")),
+            w.HBox([self._clients, self._things], layout=w.Layout(grid_gap="40px")),
             w.HBox([self._reset_button, self._status]),
             self.console.widget,
         ])

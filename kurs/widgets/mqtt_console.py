@@ -43,7 +43,7 @@ class MqttConsole:
         self._subs_label = w.HTML()
         self._clear_button = w.Button(description="Tøm", icon="trash")
         self._clear_button.on_click(lambda _: self.clear())
-        self._log = w.HTML(layout=w.Layout(max_height="320px", overflow_y="auto", border="1px solid #ccc",
+        self._log = w.HTML(layout=w.Layout(max_height="320px", overflow="auto", border="1px solid #ccc",
                                            padding="4px"))
         self._pub_topic = w.Text(value="state", description="Emne:", layout=w.Layout(width="360px"))
         self._pub_payload = w.Textarea(value='{"on": true}', description="Melding:",
