@@ -96,3 +96,50 @@ def reset() -> None:
     started = time.monotonic()
     sky.reset(quiet=True)
     print(f"Den lokale skyen er tømt på {time.monotonic() - started:.1f} s.")
+
+
+class Demo:
+    """The finished product: a button board and an LED board talking through the local cloud."""
+
+    def __init__(self, *, serverless: bool = False) -> None:
+        from kurs.esp32 import VirtualBoard
+
+        sky.start(quiet=True)
+        self.serverless = serverless
+        if serverless:
+            # Button events go rule -> Lambda -> shadow; the LED board follows only its shadow.
+            from kurs import serverless as wiring
+
+            self.knapp = VirtualBoard("knapp", device_id="esp32_DEMO01")
+            self.lys = VirtualBoard("start", device_id="esp32_DEMO02")
+            wiring.deploy_button_to_light(self.knapp.device_id, self.lys.device_id)
+        else:
+            self.knapp = VirtualBoard("knapp", device_id="esp32_DEMO01")
+            self.lys = VirtualBoard("lys", device_id="esp32_DEMO02")
+        self.knapp.start()
+        self.lys.start()
+
+    def panels(self) -> Any:
+        from kurs.widgets.board_panel import BoardPanel
+
+        self._panels = [BoardPanel(self.knapp, role="knapp"),
+                        BoardPanel(self.lys, led_pin=2, colour="gul", role="lys")]
+        return w.HBox([p.widget for p in self._panels])
+
+    def stop(self) -> None:
+        for panel in getattr(self, "_panels", []):
+            panel.close()
+        self.knapp.close()
+        self.lys.close()
+
+
+def demo(*, serverless: bool = False) -> Any:
+    """Start the demo and return both board panels side by side (put it last in a cell)."""
+    global _demo
+    if _demo is not None:
+        _demo.stop()
+    _demo = Demo(serverless=serverless)
+    return _demo.panels()
+
+
+_demo: Demo | None = None
