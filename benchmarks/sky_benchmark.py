@@ -150,7 +150,7 @@ def bench_mosquitto(binary: str, starts: int, rounds: int, messages: int) -> Res
 
 
 def _pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def main() -> None:
