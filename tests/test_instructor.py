@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from waiting import eventually
 
 from kurs import mqtt
 
 pytestmark = pytest.mark.integration
-
-
-def _eventually(cond, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_overview_lists_connected_clients_and_things_and_resets(sky, iot):
@@ -25,13 +15,13 @@ def test_overview_lists_connected_clients_and_things_and_resets(sky, iot):
 
     board = mqtt.connect("esp32_0A0B0C")
     iot.create_thing(thingName="esp32_0A0B0C")
-    assert _eventually(lambda: "esp32_0A0B0C" in connected_clients())
+    assert eventually(lambda: "esp32_0A0B0C" in connected_clients())
     overview = Overview(refresh_s=60)
     try:
         assert "esp32_0A0B0C" in overview._clients.value
         assert "esp32_0A0B0C" in overview._things.value
         board.publish("devices/esp32_0A0B0C/events", b'{"btnCount": 1}', qos=1).wait_for_publish(5)
-        assert _eventually(lambda: any(t == "devices/esp32_0A0B0C/events" for _, t, _ in overview.console.messages))
+        assert eventually(lambda: any(t == "devices/esp32_0A0B0C/events" for _, t, _ in overview.console.messages))
         overview._reset_button.click()
         assert "tømt" in overview._status.value
         assert iot.list_things()["things"] == []
@@ -40,4 +30,4 @@ def test_overview_lists_connected_clients_and_things_and_resets(sky, iot):
         overview.close()
         board.disconnect()
         board.loop_stop()
-    assert _eventually(lambda: "esp32_0A0B0C" not in connected_clients())
+    assert eventually(lambda: "esp32_0A0B0C" not in connected_clients())

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def _eventually(cond, timeout: float = 8.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_led_html_says_whether_it_is_lit():
@@ -34,15 +24,15 @@ def test_panel_button_publishes_and_led_follows_the_cloud(sky):
         board.start()
         panel = BoardPanel(board, led_pin=2, refresh_s=0.05)
         try:
-            assert _eventually(lambda: board.connected)
-            assert _eventually(lambda: "tilkoblet skyen" in panel._title.value)
-            assert _eventually(lambda: "state" in board.subscribed)
+            assert eventually(lambda: board.connected)
+            assert eventually(lambda: "tilkoblet skyen" in panel._title.value)
+            assert eventually(lambda: "state" in board.subscribed)
             mqtt.publish("state", {"on": True})
-            assert _eventually(lambda: "kurs-led-on" in panel._led.value), panel._led.value
+            assert eventually(lambda: "kurs-led-on" in panel._led.value), panel._led.value
             mqtt.publish("state", {"on": False})
-            assert _eventually(lambda: "kurs-led-off" in panel._led.value)
+            assert eventually(lambda: "kurs-led-off" in panel._led.value)
             assert "esp32_PANEL1" in panel._repr_mimebundle_()["text/plain"]
-            assert _eventually(lambda: "kurs-konsoll" not in panel._console.value and "<pre" in panel._console.value)
+            assert eventually(lambda: "kurs-konsoll" not in panel._console.value and "<pre" in panel._console.value)
         finally:
             panel.close()
 
@@ -56,7 +46,7 @@ def test_panel_click_presses_the_boards_button(sky):
         board.start()
         panel = BoardPanel(board)
         try:
-            assert _eventually(lambda: board.connected)
+            assert eventually(lambda: board.connected)
             with mqtt.Monitor("state") as mon:
                 panel._press.click()
                 assert mon.wait(timeout=5).json()["btnCount"] == 1

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_for(cond, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_console_subscribes_publishes_and_shows_messages(sky):
@@ -26,7 +16,7 @@ def test_console_subscribes_publishes_and_shows_messages(sky):
         console._pub_topic.value = "konsoll/lys"
         console._pub_payload.value = '{"on": true}'
         console._pub_button.click()
-        assert _wait_for(lambda: len(console.messages) == 1)
+        assert eventually(lambda: len(console.messages) == 1)
         assert "konsoll/lys" in console._log.value and "&quot;on&quot;: true" in console._log.value
         assert "Publiserte" in console._status.value
     finally:
