@@ -12,21 +12,34 @@ from kurs.errors import CourseError
 COMMANDS = ["sky", "dings", "sjekk", "kort", "demo", "rydd"]
 
 
-class _NorwegianParser(argparse.ArgumentParser):
+class NorwegianHelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 - argparse's signature
+        return super().add_usage(usage, actions, groups, "bruk: " if prefix is None else prefix)
+
+
+class NorwegianParser(argparse.ArgumentParser):
+    """Every ``kurs`` (sub-)command's parser: help, usage, headings and errors in Norwegian."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's signature
+        kwargs["add_help"] = False
+        kwargs.setdefault("formatter_class", NorwegianHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "argumenter"
+        self._optionals.title = "valg"
+        self.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+
     def error(self, message: str) -> None:  # argparse's own errors, in Norwegian
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: feil: {message}\nSkriv «{self.prog} --help» for hjelp.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _NorwegianParser(
+    parser = NorwegianParser(
         prog="kurs",
         description="Verktøy for kurset i serverless IoT med Mongoose OS og AWS IoT.",
-        add_help=False,
     )
-    parser.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
     sub = parser.add_subparsers(dest="kommando", title="kommandoer", metavar="KOMMANDO",
-                                parser_class=_NorwegianParser)
+                                parser_class=NorwegianParser)
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"kurs.cli.{name}")

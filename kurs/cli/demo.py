@@ -8,10 +8,9 @@ import threading
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", add_help=False, help="kjør det ferdige produktet: knappekort og lyskort",
+    p = sub.add_parser("demo", help="kjør det ferdige produktet: knappekort og lyskort",
                        description="Starter den lokale skyen, et knappekort og et lyskort. Trykk Enter for å "
                                    "trykke på knappen; lyskortet skifter. Avslutt med Ctrl-C.")
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
     p.add_argument("--serverless", action="store_true",
                    help="gå via regel, Lambda og skygge i stedet for rett over MQTT")
     p.set_defaults(func=_run)

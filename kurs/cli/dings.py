@@ -7,21 +7,15 @@ import sys
 import threading
 
 
-class _NorwegianHelp(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 - argparse's signature
-        return super().add_usage(usage, actions, groups, prefix or "bruk: ")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "dings", add_help=False, formatter_class=_NorwegianHelp,
+        "dings",
         help="kjør et virtuelt ESP32-kort med en app og se loggen",
         description="Starter et virtuelt ESP32-kort som kjører appens fs/init.js (mJS), kobler det til "
                     "den lokale skyen og skriver loggen slik «mos console» viser den. Trykk Enter for å "
                     "trykke på BOOT-knappen, skriv r og Enter for å starte kortet på nytt, og avslutt med "
                     "Ctrl-C (eller q og Enter).",
     )
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
     p.add_argument("app", metavar="APP",
                    help="navnet på en app i firmware/ (start, knapp, lys) eller stien til en app-mappe")
     p.add_argument("--name", metavar="ID", default=None,
@@ -29,8 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "fra en virtuell MAC-adresse)")
     p.add_argument("--sky-start", action="store_true",
                    help="start den lokale skyen først hvis den ikke kjører")
-    p._positionals.title = "argumenter"
-    p._optionals.title = "valg"
     p.set_defaults(func=_run)
 
 

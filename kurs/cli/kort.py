@@ -14,16 +14,8 @@ from pathlib import Path
 from kurs.errors import CourseError
 
 
-class _NorwegianHelp(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 - argparse's signature
-        return super().add_usage(usage, actions, groups, "bruk: " if prefix is None else prefix)
-
-
 def _parser(sub: argparse._SubParsersAction, name: str, text: str, description: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=text, description=description, add_help=False, formatter_class=_NorwegianHelp)
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
-    p._positionals.title = "argumenter"
-    p._optionals.title = "valg"
+    p = sub.add_parser(name, help=text, description=description)
     return p
 
 
@@ -40,14 +32,12 @@ def _timeout_option(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "kort", add_help=False, formatter_class=_NorwegianHelp,
+        "kort",
         help="finn, flash og sett opp et ESP32-kort på USB",
         description="Snakk med et ESP32-kort koblet til med USB (eller et virtuelt kort på en "
                     "pseudoterminal): finn porten, les informasjon, flash fastvare, sett Wi-Fi, "
                     "følg loggen og last opp filer.",
     )
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
-    p._optionals.title = "valg"
     actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")
 
     porter = _parser(actions, "porter", "vis serieportene og hvilken som er ESP32-kortet",

@@ -12,9 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "DynamoDB-tabeller (kurs-…), skygger, sertifikater, policyer (kurs-…), ting merket "
                     "created_by=kurs, og nøklene på denne maskinen. Trygt å kjøre flere ganger. "
                     "I aws-modus koster rester penger etter gratisperioden, og et aktivt sertifikat er en "
-                    "vei inn i kontoen – så rydd når du er ferdig.",
-        add_help=False)
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+                    "vei inn i kontoen – så rydd når du er ferdig.")
     p.add_argument("--dry-run", action="store_true",
                    help="bare vis hva som ville blitt fjernet; ingenting endres")
     p.add_argument("--bekreft-konto", metavar="KONTO",

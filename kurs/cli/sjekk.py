@@ -7,23 +7,15 @@ import sys
 from pathlib import Path
 
 
-class _NorwegianHelp(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 - argparse's signature
-        return super().add_usage(usage, actions, groups, prefix or "bruk: ")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sjekk", add_help=False, formatter_class=_NorwegianHelp,
+        "sjekk",
         help="sjekk at JavaScript-filer bare bruker det ekte mJS støtter",
         description="Sjekker at JavaScript-filene bare bruker det ekte mJS på et ESP32-kort støtter "
                     "(det virtuelle kortet kjører full JavaScript). Er FIL en mappe, sjekkes alle "
                     ".js-filer i den. Avslutter med kode 0 bare når alle filene er i orden.",
     )
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
     p.add_argument("filer", nargs="+", metavar="FIL", help="en .js-fil eller en mappe med .js-filer")
-    p._positionals.title = "argumenter"
-    p._optionals.title = "valg"
     p.set_defaults(func=_check)
 
 

@@ -8,13 +8,10 @@ import shlex
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sky", help="start, stopp og se status for den lokale skyen",
-                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen.",
-                       add_help=False)
-    p.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen.")
     actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")
 
-    start = actions.add_parser("start", help="start den lokale skyen (eller bruk den som kjører)", add_help=False)
-    start.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+    start = actions.add_parser("start", help="start den lokale skyen (eller bruk den som kjører)")
     start.add_argument("--http-port", type=int, help="port for AWS-API-et (moto), standard 5055")
     start.add_argument("--mqtt-port", type=int, help="port for MQTT uten kryptering, standard 1883")
     start.add_argument("--mqtts-port", type=int, help="port for MQTT med gjensidig TLS, standard 8883")
@@ -27,8 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("logg", _log, "vis slutten av loggen til den lokale skyen"),
         ("reset", _reset, "tøm den lokale skyen: dingser, sertifikater, regler og skygger"),
     ):
-        a = actions.add_parser(name, help=text, add_help=False)
-        a.add_argument("-h", "--help", action="help", help="vis denne hjelpeteksten og avslutt")
+        a = actions.add_parser(name, help=text)
         a.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
