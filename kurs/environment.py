@@ -52,6 +52,12 @@ def check(*, start_sky: bool = True, quiet: bool = False) -> None:
     if not quiet:
         print("✅ Python og alle pakkene kurset trenger er på plass.")
         print(settings.describe())
+    if settings.mode == "aws":
+        # Explicit opt-in only: shows account and region, and stops here until they are confirmed.
+        from kurs import aws_mode
+
+        aws_mode.require_confirmation(settings)
+        return
     if settings.mode == "lokal" and start_sky:
         from kurs import sky
 
