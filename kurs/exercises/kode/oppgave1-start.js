@@ -1,0 +1,24 @@
+// Oppgave 1: knappekortet.
+// Nå sender kortet tilstanden på emnet devices/<kortets navn>/events hver gang du trykker.
+// Gjør om koden så den
+//   1. sender på emnet 'state' i stedet, og
+//   2. snur «on» (false → true → false …) ved hvert trykk, i tillegg til å telle btnCount.
+load('api_config.js');
+load('api_gpio.js');
+load('api_mqtt.js');
+
+let btn = Cfg.get('board.btn1.pin');   // BOOT-knappen (GPIO 0)
+let state = {on: false, btnCount: 0};  // tilstanden kortet sender
+
+GPIO.set_button_handler(btn, GPIO.PULL_UP, GPIO.INT_EDGE_NEG, 20, function() {
+  state.btnCount = state.btnCount + 1;
+  let topic = 'devices/' + Cfg.get('device.id') + '/events';
+  let message = JSON.stringify(state);
+  if (MQTT.pub(topic, message, 1)) {
+    print('Sendte til', topic + ':', message);
+  } else {
+    print('Ikke tilkoblet, sendte ikke:', message);
+  }
+}, null);
+
+print('Knappekortet er klart: BOOT-knappen sender tilstanden');
