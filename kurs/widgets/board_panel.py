@@ -11,7 +11,7 @@ from typing import Any
 import ipywidgets as w
 
 LED_COLOURS = {"rød": "#e53935", "grønn": "#43a047", "gul": "#fdd835", "blå": "#1e88e5"}
-CONSOLE_LINES = 40
+CONSOLE_LINES = 12  # the newest lines, like the bottom of a terminal; board.console has them all
 
 
 def led_html(lit: bool, colour: str = "rød", label: str = "LED") -> str:
@@ -35,6 +35,7 @@ class BoardPanel:
         self._title = w.HTML()
         self._led = w.HTML()
         self._press = w.Button(description="Trykk på knappen", icon="hand-pointer", button_style="primary",
+                               layout=w.Layout(width="170px"),
                                tooltip="Trykker og slipper BOOT-knappen (GPIO 0)")
         self._press.add_class("kurs-knapp")
         self._press.on_click(lambda _: self._click())
@@ -42,7 +43,7 @@ class BoardPanel:
                                     tooltip="Holder knappen nede til du klikker igjen")
         self._hold.add_class("kurs-hold")
         self._hold.observe(self._hold_changed, names="value")
-        self._console = w.HTML(layout=w.Layout(height="220px", overflow="auto", border="1px solid #444"))
+        self._console = w.HTML(layout=w.Layout(border="1px solid #444"))
         self._console.add_class("kurs-konsoll")
         self.widget = w.VBox([
             self._title,
@@ -91,9 +92,9 @@ class BoardPanel:
         self._led.value = led_html(self._lit(), self.colour, led_label)
         lines = list(self.board.console.lines)[-CONSOLE_LINES:]
         text = "\n".join(html.escape(str(line)) for line in lines)
-        # column-reverse keeps the newest line in view without scripting
-        self._console.value = ("<div style='display:flex;flex-direction:column-reverse;height:100%'>"
-                               f"<pre style='margin:0;font-size:12px'>{text}</pre></div>")
+        # Only the newest lines, unwrapped: the view always ends with the latest, as a terminal does.
+        self._console.value = ("<pre style='margin:0;padding:4px;font-size:12px;white-space:pre;overflow-x:auto;"
+                               f"min-height:16em'>{text}</pre>")
 
     def _poll(self, every: float) -> None:
         last = None
