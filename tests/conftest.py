@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# Notebooks made to fail on purpose (tests/test_nbval_catches_failures.py runs them in a subprocess).
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture(scope="session")
 def kurs_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
