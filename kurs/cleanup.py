@@ -4,7 +4,8 @@
     kurs.cleanup.clean()                # remove it; running it again removes nothing
 
 What counts as the course's is defined in kurs.naming: topic rules ``kurs_…``, Lambda
-functions and DynamoDB tables ``kurs-…``, policies ``kurs-…``, things marked
+functions and DynamoDB tables ``kurs-…``, the functions' CloudWatch log groups ``/aws/lambda/kurs-…``
+(AWS keeps them, and bills their storage, after the function is gone), policies ``kurs-…``, things marked
 ``created_by=kurs``, their shadows, IAM roles ``kurs-…`` (for Lambda and rules), the certificates that carry a ``kurs-`` policy or that
 provisioning recorded here, and the local credential folders. Order matters on AWS:
 certificates are detached and deactivated before they are deleted, policies detached and
@@ -29,6 +30,7 @@ from kurs.errors import CourseError
 KINDS: dict[str, tuple[str, str]] = {
     "rule": ("regel (topic rule)", "regler (topic rules)"),
     "function": ("Lambda-funksjon", "Lambda-funksjoner"),
+    "log_group": ("logggruppe (CloudWatch Logs)", "logggrupper (CloudWatch Logs)"),
     "table": ("DynamoDB-tabell", "DynamoDB-tabeller"),
     "role": ("IAM-rolle", "IAM-roller"),
     "shadow": ("skygge (shadow)", "skygger (shadows)"),
@@ -179,6 +181,11 @@ def _find_cloud(result: Plan, clients: _Clients, recorded: set[str | None]) -> N
     for fn in _optional(lambda: list(_pages(clients("lambda"), "list_functions", "Functions")), result, "Lambda"):
         if naming.is_course_function(fn["FunctionName"]):
             result.items.append(Item("function", fn["FunctionName"], key=fn["FunctionName"]))
+    prefix = naming.lambda_log_group(naming.PREFIX)
+    for group in _optional(lambda: list(_pages(clients("logs"), "describe_log_groups", "logGroups",
+                                               logGroupNamePrefix=prefix)), result, "CloudWatch Logs"):
+        if naming.is_course_log_group(group["logGroupName"]):
+            result.items.append(Item("log_group", group["logGroupName"], key=group["logGroupName"]))
     for table in _optional(lambda: list(_pages(clients("dynamodb"), "list_tables", "TableNames")), result, "DynamoDB"):
         if naming.is_course_table(table):
             result.items.append(Item("table", table, key=table))
@@ -300,6 +307,16 @@ def _remove_function(clients: _Clients, item: Item) -> bool:
     return True
 
 
+def _remove_log_group(clients: _Clients, item: Item) -> bool:
+    try:
+        clients("logs").delete_log_group(logGroupName=item.key)
+    except Exception as exc:
+        if _gone(exc):
+            return False
+        raise
+    return True
+
+
 def _remove_table(clients: _Clients, item: Item) -> bool:
     try:
         clients("dynamodb").delete_table(TableName=item.key)
@@ -383,7 +400,8 @@ def _remove_files(clients: _Clients, item: Item) -> bool:
 
 
 _REMOVERS: dict[str, Callable[[_Clients, Item], bool]] = {
-    "rule": _remove_rule, "function": _remove_function, "table": _remove_table, "role": _remove_role,
+    "rule": _remove_rule, "function": _remove_function, "log_group": _remove_log_group, "table": _remove_table,
+    "role": _remove_role,
     "shadow": _remove_shadow,
     "certificate": _remove_certificate, "policy": _remove_policy, "thing": _remove_thing, "files": _remove_files,
 }

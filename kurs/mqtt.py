@@ -3,6 +3,12 @@
     client = kurs.mqtt.connect("min-klient")                 # local cloud, plain TCP
     client = kurs.mqtt.connect("esp32_ABCDEF", tls=True, cert_file=..., key_file=...)
     with kurs.mqtt.Monitor("devices/#") as mon: ...           # see what arrives
+
+In ``aws`` mode (kurs.config) a ``connect()`` without ``host`` goes to the confirmed account's
+ATS endpoint instead: mutual TLS on the port from the settings (8883, or 443 with ALPN
+``x-amzn-mqtt-ca``), Amazon Root CA 1, and, unless a device's certificate is given, the
+notebook's own identity ``kurs-notatbok`` (kurs.provisioning.notebook). ``Monitor``,
+``publish`` and ``MqttConsole`` follow, so the same notebook cells work in both modes.
 """
 
 from __future__ import annotations
@@ -39,6 +45,64 @@ def _sky_defaults() -> tuple[str, int, int, str | None]:
     return info.host, info.mqtt_port, info.mqtts_port, info.ca_file
 
 
+_announced: set[tuple[str, int, str | None]] = set()
+
+
+def _local_cloud_behind_aws() -> Any:
+    """The running local cloud if aws mode's calls go to it (AWS_ENDPOINT_URL), else None."""
+    url = (os.environ.get("AWS_ENDPOINT_URL_IOT") or os.environ.get("AWS_ENDPOINT_URL") or "").rstrip("/")
+    if not url:
+        return None
+    from kurs import sky
+
+    current = sky.status()
+    return current if current is not None and current.endpoint_url == url else None
+
+
+def _aws_broker(settings: Any) -> tuple[str, int, str, str | None]:
+    """(host, port, CA file, ALPN) of AWS IoT for the confirmed account. Sends nothing before the opt-in."""
+    from kurs import aws_mode
+    from kurs.provisioning import endpoint
+
+    aws_mode.require_confirmation(settings)
+    host = aws_mode._ats_endpoint(settings)
+    port = settings.aws_mqtt_port
+    alpn = endpoint.AWS_ALPN if port == 443 else None
+    endpoint.amazon_root_ca()  # refuses a file that is not Amazon Root CA 1
+    local = _local_cloud_behind_aws()
+    if local is not None:
+        # The one difference when aws mode is tested against the local cloud: its broker
+        # listens on its own TLS port with a certificate from its own CA.
+        return host, local.mqtts_port, local.ca_file, alpn
+    return host, port, str(endpoint.AWS_ROOT_CA_FILE), alpn
+
+
+def _aws_defaults(client_id: str | None, port: int | None, cert_file: Any, key_file: Any, ca_file: Any,
+                  alpn: str | None) -> tuple[str, str, int, Any, Any, Any, str | None] | None:
+    """aws mode without a host: where to connect and as whom. None in lokal mode."""
+    from kurs import config
+
+    settings = config.load()
+    if settings.mode != "aws":
+        return None
+    from kurs.provisioning import notebook
+
+    host, d_port, d_ca, d_alpn = _aws_broker(settings)
+    if cert_file is None and key_file is None:  # the notebook itself, not a device
+        client_id = notebook.check_client_id(client_id) if client_id else notebook.new_client_id()
+        identity = notebook.identity(settings)
+        cert_file, key_file = identity.cert_file, identity.key_file
+        where = (host, port or d_port, alpn or d_alpn)
+        if where not in _announced:
+            _announced.add(where)
+            print(f"MQTT i aws-modus: notatboka kobler til {host}:{where[1]}"
+                  + (f" (ALPN {where[2]})" if where[2] else "")
+                  + f" som «{notebook.THING}» (eget sertifikat og egen policy; se "
+                  "kurs.provisioning.notebook.explain()).")
+    return (client_id or f"kurs-{uuid.uuid4().hex[:8]}", host, port or d_port, cert_file, key_file,
+            ca_file or d_ca, alpn or d_alpn)
+
+
 def connect(client_id: str | None = None, *, host: str | None = None, port: int | None = None,
             tls: bool = False, cert_file: str | os.PathLike | None = None,
             key_file: str | os.PathLike | None = None, ca_file: str | os.PathLike | None = None,
@@ -46,10 +110,16 @@ def connect(client_id: str | None = None, *, host: str | None = None, port: int 
     """A connected paho-mqtt 2.x client with its network loop running.
 
     Defaults to the running local cloud (plain TCP; ``tls=True`` for mutual TLS on "localhost").
+    In aws mode, without ``host``: AWS IoT's ATS endpoint over mutual TLS, as the notebook's own
+    thing ``kurs-notatbok`` unless ``cert_file``/``key_file`` are given (see the module docstring).
     ``alpn="x-amzn-mqtt-ca"`` with port 443 is how AWS IoT is reached through firewalls.
     """
     import paho.mqtt.client as mqtt
 
+    aws = _aws_defaults(client_id, port, cert_file, key_file, ca_file, alpn) if host is None else None
+    if aws is not None:
+        client_id, host, port, cert_file, key_file, ca_file, alpn = aws
+        tls = True  # AWS IoT speaks MQTT only over TLS
     client_id = client_id or f"kurs-{uuid.uuid4().hex[:8]}"
     if host is None or port is None or (tls and ca_file is None):
         d_host, d_port, d_tls_port, d_ca = _sky_defaults()
@@ -92,7 +162,8 @@ def connect(client_id: str | None = None, *, host: str | None = None, port: int 
                           "Sjekk at sertifikatet er registrert og aktivt (ACTIVE), og at CA-filen stemmer.") from exc
     except OSError as exc:
         raise CourseError(f"Får ikke kontakt med MQTT-megleren på {host}:{port} ({exc.strerror or exc}).",
-                          "Kjører den lokale skyen? Start den med kurs.sky.start().") from exc
+                          "Sjekk nettverket. Stenger nettverket port 8883, bruk 443: KURS_AWS_MQTT_PORT=443."
+                          if aws is not None else "Kjører den lokale skyen? Start den med kurs.sky.start().") from exc
     client.loop_start()
     if not connected.wait(timeout):
         client.loop_stop()
@@ -104,8 +175,9 @@ def connect(client_id: str | None = None, *, host: str | None = None, port: int 
         client.loop_stop()
         raise CourseError(f"Megleren på {host}:{port} lukket forbindelsen uten å godta tilkoblingen.",
                           "Sjekk at sertifikatet er registrert og aktivt (ACTIVE), og at policyen tillater "
-                          "iot:Connect med denne klient-ID-en. Loggen til den lokale skyen sier mer: "
-                          "kurs sky logg.")
+                          "iot:Connect med denne klient-ID-en. "
+                          + ("kurs.provisioning.verify(<ting>) finner de vanligste feilene." if aws is not None
+                             else "Loggen til den lokale skyen sier mer: kurs sky logg."))
     rc = result["rc"]
     if rc.is_failure:
         client.loop_stop()
@@ -148,8 +220,10 @@ class Monitor:
         self.client = client or connect(**connect_args)
         subscribed = threading.Event()
         pending = {"n": len(self.filters)}
+        refused: list[Any] = []
 
         def on_subscribe(c, userdata, mid, reason_codes, properties):  # noqa: ANN001
+            refused.extend(rc for rc in reason_codes if rc.is_failure)
             pending["n"] -= 1
             if pending["n"] <= 0:
                 subscribed.set()
@@ -158,9 +232,10 @@ class Monitor:
         for f in self.filters:
             self.client.message_callback_add(f, self._on_message)
             self.client.subscribe(f, qos=qos)
-        if not subscribed.wait(5):
-            raise CourseError(f"Abonnementet på {self.filters} ble ikke bekreftet av megleren.",
-                              "Sjekk emnefilteret og at policyen tillater iot:Subscribe.")
+        if not subscribed.wait(5) or refused:
+            self.close()
+            raise CourseError(f"Abonnementet på {self.filters} ble {'avvist' if refused else 'ikke bekreftet'} "
+                              "av megleren.", "Sjekk emnefilteret og at policyen tillater iot:Subscribe.")
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         m = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
@@ -207,6 +282,9 @@ def publish(topic: str, payload: Any, *, qos: int = 1, client: Any = None, **con
     try:
         info = client.publish(topic, data, qos=qos)
         info.wait_for_publish(timeout=5)
+        if qos > 0 and not info.is_published():  # AWS IoT drops a client that may not publish here
+            raise CourseError(f"Megleren bekreftet ikke meldingen på «{topic}».",
+                              "Sjekk emnet, og at policyen tillater iot:Publish på det.")
     finally:
         if own:
             client.disconnect()

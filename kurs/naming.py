@@ -10,7 +10,9 @@ part of kurs that creates a cloud resource takes its name from here:
 | Lambda function    | ``kurs-`` + name                             | ``kurs-veksle-lys``     |
 | DynamoDB table     | ``kurs-`` + name                             | ``kurs-tilstand``       |
 | IAM role           | ``kurs-`` + name                             | ``kurs-lambda-rolle``   |
+| Lambda log group   | ``/aws/lambda/`` + a course function's name  | ``/aws/lambda/kurs-veksle-lys`` |
 | thing              | its own name (the device id), marked with the attribute ``created_by=kurs`` |   |
+| notebook's thing   | ``kurs-notatbok`` (aws mode: the notebook's own MQTT identity), marked the same |  |
 | certificate        | has a ``kurs-`` policy attached, or is recorded in the local credentials |     |
 """
 
@@ -25,6 +27,10 @@ RULE_PREFIX = "kurs_"
 # Things keep the device's own name (it is the MQTT client id); this attribute marks ours.
 THING_ATTRIBUTE = "created_by"
 THING_ATTRIBUTE_VALUE = "kurs"
+# In aws mode the notebook itself connects to AWS IoT as this thing (kurs.provisioning.notebook).
+NOTEBOOK_THING = PREFIX + "notatbok"
+# Where AWS Lambda writes a function's logs (CloudWatch Logs); the group outlives the function.
+LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
 
 _THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _RULE_NAME = re.compile(r"^[a-zA-Z0-9_]{1,128}$")
@@ -79,6 +85,11 @@ def role_name(base: str) -> str:
     return _named(PREFIX, base, _ROLE_NAME, "en IAM-rolle", "bokstaver, sifre og tegnene _ + = , . @ - (høyst 64 tegn)")
 
 
+def lambda_log_group(function: str) -> str:
+    """The CloudWatch Logs group AWS Lambda writes ``function``'s logs to."""
+    return LAMBDA_LOG_GROUP_PREFIX + function
+
+
 def thing_attributes() -> dict[str, str]:
     """The attributes that mark a thing as the course's (``attributePayload`` for create_thing)."""
     return {THING_ATTRIBUTE: THING_ATTRIBUTE_VALUE}
@@ -102,6 +113,11 @@ def is_course_table(name: str) -> bool:
 
 def is_course_role(name: str) -> bool:
     return name.startswith(PREFIX)
+
+
+def is_course_log_group(name: str) -> bool:
+    """A Lambda log group of a course function (``/aws/lambda/kurs-…``)."""
+    return name.startswith(LAMBDA_LOG_GROUP_PREFIX) and is_course_function(name[len(LAMBDA_LOG_GROUP_PREFIX):])
 
 
 def is_course_thing(attributes: dict[str, str] | None) -> bool:

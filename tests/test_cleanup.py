@@ -55,6 +55,7 @@ def made(sky):
     for name in (naming.function_name("test-funksjon"), "fremmed-funksjon"):
         awslambda.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
                                   Code={"ZipFile": _zip()})
+        awslambda.invoke(FunctionName=name, Payload=b"{}")  # the run's log goes to /aws/lambda/<name>
     dynamodb = boto3.client("dynamodb")
     for name in (naming.table_name("test-tabell"), "fremmed-tabell"):
         dynamodb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -73,6 +74,7 @@ def _expected(made) -> set[tuple[str, str]]:
     knapp, lys = made["knapp"], made["lys"]
     return {
         ("rule", "kurs_test_regel"), ("function", "kurs-test-funksjon"), ("table", "kurs-test-tabell"),
+        ("log_group", "/aws/lambda/kurs-test-funksjon"),
         ("role", "kurs-test-rolle"),
         ("shadow", "esp32_RYDD01"), ("shadow", "esp32_RYDD02/ekstra"),
         ("certificate", knapp.certificate_id[:12] + "…"), ("certificate", lys.certificate_id[:12] + "…"),
@@ -87,6 +89,7 @@ def test_dry_run_lists_exactly_what_the_course_made_and_removes_nothing(made, io
     out = capsys.readouterr().out
     assert {(i.kind, i.name) for i in result.plan.items} == _expected(made)
     assert "Prøvekjøring: ingenting er fjernet" in out and "2 sertifikater" in out and "2 policyer" in out
+    assert "logggruppe (CloudWatch Logs) (1):\n    - /aws/lambda/kurs-test-funksjon" in out
     assert "fremmed" not in out
     assert {"esp32_RYDD01", "esp32_RYDD02"} <= {t["thingName"] for t in iot.list_things()["things"]}
     assert made["knapp"].key_file.is_file()
@@ -109,9 +112,9 @@ def test_cleanup_removes_the_courses_resources_and_only_those(made, iot, iot_dat
     out = capsys.readouterr().out
     assert {(i.kind, i.name) for i in result.removed} == _expected(made)
     assert not result.errors
-    assert result.counts() == {"rule": 1, "function": 1, "table": 1, "role": 1, "shadow": 2, "certificate": 2, "policy": 2,
-                               "thing": 2, "files": 2}
-    assert "Fjernet: 1 regel (topic rule), 1 Lambda-funksjon" in out
+    assert result.counts() == {"rule": 1, "function": 1, "log_group": 1, "table": 1, "role": 1, "shadow": 2,
+                               "certificate": 2, "policy": 2, "thing": 2, "files": 2}
+    assert "Fjernet: 1 regel (topic rule), 1 Lambda-funksjon, 1 logggruppe (CloudWatch Logs)" in out
 
     things = {t["thingName"] for t in iot.list_things()["things"]}
     policies = {p["policyName"] for p in iot.list_policies()["policies"]}
@@ -125,6 +128,8 @@ def test_cleanup_removes_the_courses_resources_and_only_those(made, iot, iot_dat
     assert {r["ruleName"] for r in iot.list_topic_rules()["rules"]} >= {"fremmed_regel"}
     assert "fremmed-funksjon" in [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
     assert "fremmed-tabell" in boto3.client("dynamodb").list_tables()["TableNames"]
+    groups = [g["logGroupName"] for g in boto3.client("logs").describe_log_groups()["logGroups"]]
+    assert "/aws/lambda/fremmed-funksjon" in groups and "/aws/lambda/kurs-test-funksjon" not in groups
     roles = [r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]]
     assert "fremmed-rolle" in roles and "kurs-test-rolle" not in roles
 

@@ -8,8 +8,8 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "rydd", help="fjern alt kurset har laget (ting, sertifikater, policyer, regler, …)",
-        description="Fjerner alt kurset har laget, og bare det: regler (kurs_…), Lambda-funksjoner og "
-                    "DynamoDB-tabeller (kurs-…), skygger, sertifikater, policyer (kurs-…), ting merket "
+        description="Fjerner alt kurset har laget, og bare det: regler (kurs_…), Lambda-funksjoner (med "
+                    "loggene deres i CloudWatch Logs) og DynamoDB-tabeller (kurs-…), skygger, sertifikater, policyer (kurs-…), ting merket "
                     "created_by=kurs, og nøklene på denne maskinen. Trygt å kjøre flere ganger. "
                     "I aws-modus koster rester penger etter gratisperioden, og et aktivt sertifikat er en "
                     "vei inn i kontoen – så rydd når du er ferdig.")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["provision", "Provisioned", "verify", "device_policy"]
+__all__ = ["provision", "Provisioned", "verify", "device_policy", "notebook"]
 _HOME = {"provision": "setup", "Provisioned": "setup", "verify": "check"}
 
 
 def __getattr__(name: str) -> Any:  # lazy: cryptography and boto3 load on first use
     if name in _HOME:
         return getattr(importlib.import_module(f"kurs.provisioning.{_HOME[name]}"), name)
-    if name == "device_policy":
-        return importlib.import_module("kurs.provisioning.device_policy")
+    if name in ("device_policy", "notebook"):  # notebook: the notebook's own identity in aws mode
+        return importlib.import_module(f"kurs.provisioning.{name}")
     raise AttributeError(f"module 'kurs.provisioning' has no attribute {name!r}")

@@ -29,20 +29,27 @@ TOPICS = [
 ]
 
 
+def arn_prefix(region: str, account: str) -> str:
+    """``arn:aws:iot:<region>:<account>``: the start of every resource in an IoT policy."""
+    return f"arn:aws:iot:{region}:{account}"
+
+
+def wrap(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """A policy document holding ``statements``."""
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def document(region: str, account: str) -> dict[str, Any]:
     """The policy document for one thing in ``region`` of ``account``."""
-    arn = f"arn:aws:iot:{region}:{account}"
+    arn = arn_prefix(region, account)
     topics = [f"{arn}:topic/{topic}" for topic, _ in TOPICS]
     filters = [f"{arn}:topicfilter/{topic}" for topic, _ in TOPICS]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/{THING}",
-             "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
-            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": topics},
-            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": filters},
-        ],
-    }
+    return wrap([
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/{THING}",
+         "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
+        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": topics},
+        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": filters},
+    ])
 
 
 def document_text(region: str, account: str) -> str:

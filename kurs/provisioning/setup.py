@@ -19,6 +19,7 @@ are retired (detached, INACTIVE, deleted). Private keys are never printed or log
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,13 @@ class Provisioned:
 
 
 def provision(thing_name: str, *, fs_dir: str | Path | None = None, settings: config.Settings | None = None,
-              verbose: bool = True) -> Provisioned:
-    """Create (or reuse) the thing, its key and certificate, its policy, and its configuration."""
+              verbose: bool = True,
+              policy_statements: Callable[[str], list[dict[str, Any]]] | None = None) -> Provisioned:
+    """Create (or reuse) the thing, its key and certificate, its policy, and its configuration.
+
+    ``policy_statements`` replaces the device policy's statements (device_policy.document):
+    it gets ``arn:aws:iot:<region>:<account>`` and returns the statements to allow.
+    """
     from kurs import aws_mode
 
     naming.check_thing_name(thing_name)
@@ -112,7 +118,9 @@ def provision(thing_name: str, *, fs_dir: str | Path | None = None, settings: co
 
         _ensure_thing(iot, thing_name, actions)
         policy_name = naming.policy_name(thing_name)
-        _ensure_policy(iot, policy_name, device_policy.document(region, account), actions)
+        document = (device_policy.document(region, account) if policy_statements is None else
+                    device_policy.wrap(policy_statements(device_policy.arn_prefix(region, account))))
+        _ensure_policy(iot, policy_name, document, actions)
         cert_id, cert_arn = _ensure_certificate(iot, files, actions)
         iot.attach_policy(policyName=policy_name, target=cert_arn)  # both attach calls are idempotent
         iot.attach_thing_principal(thingName=thing_name, principal=cert_arn)

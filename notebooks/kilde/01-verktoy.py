@@ -81,55 +81,26 @@ print("Dingser nå:", [t["thingName"] for t in iot.list_things()["things"]])
 #
 # Prinsippet heter **minste privilegium**: gi bare de rettighetene kurset faktisk bruker. Policyen under
 # dekker det vi gjør: registrere dingser og sertifikater, lage policyer, bruke skyggen og meldinger,
-# lage regler, Lambda-funksjoner og en DynamoDB-tabell – og bare i regionen `eu-west-1`.
+# lage regler, Lambda-funksjoner og en DynamoDB-tabell, og rydde alt bort igjen – og bare i regionen
+# `eu-west-1`. Lista ligger i `kurs.iam_policy`, og en test i kurset sjekker at den dekker hvert eneste
+# AWS-kall kurset gjør, verken mer eller mindre.
 
 # %%
-kurs_policy = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "IoTForKurset",
-            "Effect": "Allow",
-            "Action": [
-                "iot:DescribeEndpoint", "iot:ListThings", "iot:CreateThing", "iot:DescribeThing",
-                "iot:DeleteThing", "iot:CreateKeysAndCertificate", "iot:CreateCertificateFromCsr",
-                "iot:UpdateCertificate", "iot:DeleteCertificate", "iot:ListCertificates",
-                "iot:CreatePolicy", "iot:GetPolicy", "iot:DeletePolicy", "iot:ListPolicies",
-                "iot:AttachPolicy", "iot:DetachPolicy", "iot:AttachThingPrincipal",
-                "iot:DetachThingPrincipal", "iot:ListThingPrincipals", "iot:ListPrincipalThings",
-                "iot:ListAttachedPolicies", "iot:CreateTopicRule", "iot:ReplaceTopicRule",
-                "iot:GetTopicRule", "iot:ListTopicRules", "iot:DeleteTopicRule",
-                "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow", "iot:Publish",
-            ],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
-        },
-        {
-            "Sid": "ServerlessForKurset",
-            "Effect": "Allow",
-            "Action": [
-                "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:GetFunction",
-                "lambda:DeleteFunction", "lambda:AddPermission", "lambda:InvokeFunction",
-                "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable",
-                "dynamodb:Scan", "dynamodb:Query",
-            ],
-            "Resource": [
-                "arn:aws:lambda:eu-west-1:*:function:kurs*",
-                "arn:aws:dynamodb:eu-west-1:*:table/kurs*",
-            ],
-        },
-    ],
-}
-print(json.dumps(kurs_policy, indent=2)[:400], "…")
+kurs_policy = kurs.iam_policy.course_policy()
+print(kurs.iam_policy.text(kurs_policy))
 
 # %% [markdown]
 # Legg merke til:
 # - **Ingen `iot:*`**: bare handlingene kurset bruker.
 # - **Regionen er låst** til `eu-west-1` med en betingelse (`aws:RequestedRegion`).
-# - **Lambda og DynamoDB** gjelder bare ressurser som begynner med `kurs`, så brukeren kan ikke
-#   røre andre funksjoner eller tabeller i kontoen.
-# - Skal Lambda-funksjonen få en rolle, trenger brukeren også `iam:PassRole` for akkurat den rollen
-#   (det kommer i notatbok 06).
+# - **Lambda, DynamoDB og loggene** gjelder bare ressurser som begynner med `kurs-`, så brukeren kan ikke
+#   røre andre funksjoner, tabeller eller logggrupper i kontoen.
+# - **Oppryddingen** (`kurs rydd`, notatbok 07) må kunne *se* alle funksjoner, tabeller, logggrupper og
+#   IAM-roller for å finne kursets egne. `List…`- og `Describe…`-kallene kan ikke begrenses til bestemte
+#   navn, men de endrer ingenting. Slette får den bare det som heter `kurs-…`.
+# - **IAM er global** (ikke knyttet til en region), så rollene begrenses på navnet i stedet for på regionen.
+# - Skal Lambda-funksjonen få en rolle, trenger brukeren også `iam:CreateRole` og `iam:PassRole` for
+#   akkurat de rollene (det kommer i notatbok 06).
 #
 # Den lokale skyen håndhever ikke IAM, men vi kan lage brukeren der for å se hvordan det gjøres.
 # Cellen tåler å bli kjørt flere ganger: finnes brukeren eller policyen allerede, brukes den.

@@ -88,31 +88,16 @@ kurs.environment.check()
 # ## Før du bruker AWS: flere rettigheter
 #
 # I den lokale skyen får du gjøre alt. Bruker du AWS, trenger IAM-brukeren din fra notatbok 01 noen
-# rettigheter til for denne notatboka: lage og slette IAM-roller (forklart rett under) som begynner med
-# `kurs-`, gi dem videre til Lambda og IoT (`iam:PassRole`), og lese Lambda-loggen. Legg til en slik policy på brukeren i IAM-konsollen
+# rettigheter til for denne notatboka: lage IAM-roller (forklart rett under) som begynner med `kurs-`, gi
+# dem videre til Lambda og IoT (`iam:PassRole`), og endre konfigurasjonen og tilgangene til funksjonen.
+# Policyen fra notatbok 01 dekker resten, også å lese Lambda-loggen og å rydde bort roller, funksjoner,
+# tabeller og logggrupper. Legg til denne policyen på brukeren i IAM-konsollen
 # (**IAM → Users → kurs-deltaker → Add permissions → Create inline policy → JSON**):
-#
-# ```json
-# {
-#   "Version": "2012-10-17",
-#   "Statement": [
-#     {"Sid": "RollerForKurset", "Effect": "Allow",
-#      "Action": ["iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:PutRolePolicy", "iam:GetRolePolicy",
-#                 "iam:DeleteRolePolicy", "iam:DeleteRole"],
-#      "Resource": "arn:aws:iam::*:role/kurs-*"},
-#     {"Sid": "GiRollerTilLambdaOgIoT", "Effect": "Allow", "Action": "iam:PassRole",
-#      "Resource": "arn:aws:iam::*:role/kurs-*",
-#      "Condition": {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "iot.amazonaws.com"]}}},
-#     {"Sid": "MerServerless", "Effect": "Allow",
-#      "Action": ["lambda:UpdateFunctionConfiguration", "lambda:GetFunctionConfiguration",
-#                 "lambda:RemovePermission", "lambda:GetPolicy", "lambda:TagResource", "dynamodb:TagResource"],
-#      "Resource": ["arn:aws:lambda:eu-west-1:*:function:kurs*", "arn:aws:dynamodb:eu-west-1:*:table/kurs*"]},
-#     {"Sid": "LesLambdaLoggen", "Effect": "Allow", "Action": "logs:FilterLogEvents",
-#      "Resource": "arn:aws:logs:eu-west-1:*:log-group:/aws/lambda/kurs*"}
-#   ]
-# }
-# ```
-#
+
+# %%
+print(kurs.iam_policy.text(kurs.iam_policy.serverless_policy()))
+
+# %% [markdown]
 # `iam:PassRole` er nøkkelen: uten den kan ingen gi Lambda eller IoT en rolle, og med betingelsen
 # `iam:PassedToService` kan rollene bare gis til de to tjenestene.
 
@@ -458,7 +443,7 @@ plt.show()
 #   svært mange kall i måneden.
 # - **DynamoDB** (*on-demand*): per skriving og lesing, og for lagringen over tid.
 # - **CloudWatch Logs**: for loggene funksjonen skriver, og for å lagre dem. Loggruppa slettes ikke av seg
-#   selv.
+#   selv, heller ikke når funksjonen slettes; oppryddingen i notatbok 07 tar den med.
 #
 # For et kurs er det små beløp, men de løper så lenge noe står igjen: kort som er koblet til, regler som
 # slår til, og data som lagres. Og et aktivt sertifikat med en policy er en vei inn i kontoen din. Derfor
