@@ -31,7 +31,10 @@ def sky(kurs_home: str) -> Iterator:
 
     info = sky_mod.start(http_port=free_port(), mqtt_port=free_port(), mqtts_port=free_port(), quiet=True)
     yield info
-    sky_mod.stop(quiet=True)
+    # By pid, not by state file: a test may have pointed KURS_HOME elsewhere in the meantime.
+    from kurs.sky.process import terminate
+
+    terminate(info)
 
 
 @pytest.fixture

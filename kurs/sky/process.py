@@ -105,21 +105,28 @@ def spawn(ports: dict[str, int], timeout: float = 60.0) -> SkyInfo:
                       f"Se loggen i {log}, og prøv «kurs sky stop» og så «kurs sky start».")
 
 
+def _forget(info: SkyInfo) -> None:
+    """Remove the state file if it still describes this process (and not a newer cloud)."""
+    current = SkyInfo.load()
+    if current is not None and current.pid == info.pid:
+        state_file().unlink(missing_ok=True)
+
+
 def terminate(info: SkyInfo, timeout: float = 10.0) -> bool:
     """Stop the process cleanly (SIGTERM), forcefully after the timeout. True if it had to be killed."""
     try:
         os.kill(info.pid, signal.SIGTERM)
     except ProcessLookupError:
-        state_file().unlink(missing_ok=True)
+        _forget(info)
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not is_cloud_process(info.pid):
-            state_file().unlink(missing_ok=True)
+            _forget(info)
             return False
         time.sleep(0.05)
     os.kill(info.pid, signal.SIGKILL)
-    state_file().unlink(missing_ok=True)
+    _forget(info)
     return True
 
 
