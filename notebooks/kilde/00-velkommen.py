@@ -83,12 +83,12 @@ kurs.environment.check()
 # %% [markdown]
 # ## Din første MQTT-melding
 #
-# Vi abonnerer på alle emner under `hei/`, og publiserer så en melding på `hei/verden`.
+# Vi abonnerer på alle emner under `kurs/hei/`, og publiserer så en melding på `kurs/hei/verden`.
 # Megleren i den lokale skyen sender den tilbake til abonnementet vårt.
 
 # %%
-with kurs.mqtt.Monitor("hei/#") as monitor:
-    kurs.mqtt.publish("hei/verden", {"melding": "Hei fra notatboka!"})
+with kurs.mqtt.Monitor("kurs/hei/#") as monitor:
+    kurs.mqtt.publish("kurs/hei/verden", {"melding": "Hei fra notatboka!"})
     mottatt = monitor.wait()
 
 print("Emne:   ", mottatt.topic)
@@ -98,9 +98,9 @@ print("Innhold:", mottatt.json())
 # Legg merke til at avsender og mottaker ikke vet om hverandre: de kjenner bare megleren og emnet.
 # Det er derfor det blir enkelt å koble på flere dingser senere.
 #
-# **Prøv selv:** bytt `"hei/verden"` med `"hei/norge"` og kjør cellen igjen. Hva skjer om du publiserer på
-# `"hallo/verden"`? (Svar: ingenting kommer fram, for vi abonnerer bare på `hei/#`. Da venter `wait()`
-# i fem sekunder og sier fra.)
+# **Prøv selv:** bytt `"kurs/hei/verden"` med `"kurs/hei/norge"` og kjør cellen igjen. Hva skjer om du
+# publiserer på `"kurs/hallo/verden"`? (Svar: ingenting kommer fram, for vi abonnerer bare på `kurs/hei/#`.
+# Da venter `wait()` i fem sekunder og sier fra.)
 
 # %% [markdown]
 # ## Hvor innstillingene ligger
