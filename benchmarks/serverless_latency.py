@@ -10,8 +10,9 @@ Two kinds of stand-ins for the boards are measured, each on both paths:
 - virtual ESP32 boards (kurs.esp32) running the course's firmware: from pressing the knapp
   board's button until the lys board's LED pin changes. Direct: firmware/lys (subscribes to
   "state"); serverless: the start app (its LED follows only the shadow delta).
-Prints p50/p99 in milliseconds; nothing is asserted. Each Lambda invocation starts a fresh
-Python process (a cold start every time), which dominates the serverless path.
+Prints p50/p99 in milliseconds; nothing is asserted. Lambda code runs in warm worker processes,
+as on AWS: the first press pays a cold start (a new Python process importing boto3), which
+shows in p99; later presses reuse the warm worker.
 """
 
 from __future__ import annotations

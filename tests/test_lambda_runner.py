@@ -1,15 +1,17 @@
-"""A learner's Lambda deployment package run by a real Python subprocess."""
+"""A learner's Lambda deployment package run by real (warm) Python worker processes."""
 
 from __future__ import annotations
 
 import io
 import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from kurs.errors import CourseError
-from kurs.sky.rules.lambda_runner import run_lambda, unpack
+from kurs.sky.rules import lambda_runner
+from kurs.sky.rules.lambda_runner import run_lambda, shutdown, unpack
 
 HANDLER_CODE = """
 import os
@@ -190,3 +192,83 @@ def test_zip_with_path_escape_stays_inside_its_folder(tmp_path):
     assert not (tmp_path / "utenfor.py").exists()
     assert all(str(p.resolve()).startswith(str(folder.resolve())) for p in folder.rglob("*"))
     assert os.listdir(tmp_path) == ["cache"]
+
+
+COUNTER_CODE = """
+import time
+
+CALLS = 0
+
+
+def handler(event, context):
+    global CALLS
+    CALLS += 1
+    print("kall nummer", CALLS, "for", event["hvem"])
+    if event.get("sov"):
+        time.sleep(event["sov"])
+    return CALLS
+"""
+
+
+def test_second_call_is_warm_module_state_persists(invoke):
+    counter = package({"lambda_function.py": COUNTER_CODE})
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+    assert invoke("lambda_function.handler", {"hvem": "b"}, zip_bytes=counter).payload == 2
+
+
+def test_new_code_gets_fresh_module_state(invoke):
+    first = package({"lambda_function.py": COUNTER_CODE})
+    second = package({"lambda_function.py": COUNTER_CODE + "\n# ny versjon\n"})
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=first).payload == 1
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=first).payload == 2
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=second).payload == 1
+
+
+def test_next_call_after_a_timeout_starts_afresh(invoke):
+    counter = package({"lambda_function.py": COUNTER_CODE})
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+    stopped = invoke("lambda_function.handler", {"hvem": "a", "sov": 30}, zip_bytes=counter, timeout_s=1.0)
+    assert stopped.timed_out
+    after = invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter, timeout_s=1.0)
+    assert after.ok and after.payload == 1
+
+
+def test_next_call_after_a_crash_works(invoke):
+    assert invoke("lambda_function.avslutter", {}).error["errorType"] == "Runtime.ExitError"
+    assert invoke("lambda_function.avslutter", {}).error["errorType"] == "Runtime.ExitError"
+    assert invoke("lambda_function.lambda_handler", {"trykk": "lang"}).payload["lys"] == "av"
+
+
+def test_print_output_is_captured_per_call(invoke):
+    counter = package({"lambda_function.py": "print('init kjører')\n" + COUNTER_CODE})
+    first = invoke("lambda_function.handler", {"hvem": "første"}, zip_bytes=counter)
+    second = invoke("lambda_function.handler", {"hvem": "andre"}, zip_bytes=counter)
+    assert "init kjører" in first.log and "for første" in first.log
+    assert "init kjører" not in second.log and "for første" not in second.log
+    assert "kall nummer 2 for andre" in second.log
+    assert second.request_id in second.log and first.request_id not in second.log
+
+
+def test_overlapping_calls_to_one_function_both_run(invoke):
+    counter = package({"lambda_function.py": COUNTER_CODE})
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(invoke, "lambda_function.handler", {"hvem": who, "sov": 0.5}, zip_bytes=counter)
+                 for who in ("en", "to")]
+        results = [c.result() for c in calls]
+    assert all(r.ok for r in results)
+    assert "for en" in results[0].log and "for to" not in results[0].log
+    assert "for to" in results[1].log and "for en" not in results[1].log
+
+
+def test_shutdown_stops_warm_workers(invoke):
+    counter = package({"lambda_function.py": COUNTER_CODE})
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+    shutdown()
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+
+
+def test_worker_idle_past_the_limit_is_replaced(invoke, monkeypatch):
+    counter = package({"lambda_function.py": COUNTER_CODE})
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+    monkeypatch.setattr(lambda_runner, "IDLE_LIMIT_S", 0.0)
+    assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1

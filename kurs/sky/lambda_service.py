@@ -2,7 +2,7 @@
 
 moto stores functions (zip, handler, runtime, timeout, environment) but runs them in docker,
 which a course machine does not have. Here the same deployed zip runs through
-:func:`kurs.sky.rules.run_lambda` in a Python subprocess:
+:func:`kurs.sky.rules.run_lambda` in warm Python worker processes:
 
 - boto3 ``lambda.invoke``: RequestResponse answers with the return value, or with AWS's
   error document and ``FunctionError: Unhandled``; Event is queued and answered 202 at once;
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION
-from kurs.sky.rules.lambda_runner import LambdaResult, run_lambda
+from kurs.sky.rules.lambda_runner import LambdaResult, run_lambda, shutdown
 
 log = logging.getLogger("kurs.sky.lambda")
 
@@ -233,3 +233,4 @@ class LambdaService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        shutdown()  # the warm worker processes

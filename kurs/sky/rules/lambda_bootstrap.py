@@ -1,10 +1,22 @@
-"""Runs one Lambda invocation inside a child Python process (started by lambda_runner).
+"""A warm Lambda execution environment: one child Python process (started by lambda_runner).
 
-Usage: ``python -I -u lambda_bootstrap.py <config.json>``; the event arrives on stdin.
-Imports the handler module from the unpacked code folder (the function's "/var/task"),
-calls ``handler(event, context)``, and writes ``{"ok": ..., "payload"|"error": ...}`` to the
-result file named in the config. Whatever the function prints is its log. Error types and
-messages follow the AWS Lambda Python runtime, so learners see what real Lambda says.
+Usage: ``python -I -u lambda_bootstrap.py <config.json> <request fd> <response fd>``.
+
+Like a real Lambda container, it imports the handler module once (the init phase, whose
+output goes to the log the process was started with) and then serves invocations one at a
+time. The protocol is JSON lines on two pipes of its own, so nothing the function prints can
+corrupt it:
+
+- response ``{"ready": true}`` or ``{"ready": false, "error": ...}`` once, after the import
+  (then the process exits on failure, as Lambda does not keep a failed init);
+- request ``{"event", "request_id", "timeout_s", "log_path"}``; while it runs, fd 1 and fd 2
+  point at ``log_path``, so prints (and output of child processes) land in that invocation's log;
+- response ``{"ok": ..., "payload"|"error": ...}``.
+
+The runner enforces the time limit and kills the process group when it is exceeded. A
+handler that calls ``sys.exit`` ends the process with that status, which the runner reports
+as ``Runtime.ExitError``. Error types and messages follow the AWS Lambda Python runtime, so
+learners see what real Lambda says.
 
 Only the standard library is used here: this file runs before the learner's code.
 """
@@ -14,22 +26,25 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import sys
-import threading
 import time
 import traceback
 from typing import Any
+
+# Exit when no request came for this long: a backstop for the runner's own idle limit.
+IDLE_EXIT_S = 900.0
 
 
 class LambdaContext:
     """The ``context`` argument of a Python Lambda handler."""
 
-    def __init__(self, config: dict[str, Any], deadline_ms: float) -> None:
+    def __init__(self, config: dict[str, Any], request_id: str, deadline_ms: float) -> None:
         self.function_name = config["function_name"]
         self.function_version = config.get("function_version", "$LATEST")
         self.invoked_function_arn = config["function_arn"]
         self.memory_limit_in_mb = str(config.get("memory_mb", 128))
-        self.aws_request_id = config["request_id"]
+        self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = config.get("log_stream_name", "")
         self.identity = None
@@ -40,18 +55,8 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
-def _write_result(path: str, result: dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(tmp, path)
-
-
 def _error(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "ok": False,
-        "error": {"errorMessage": message, "errorType": error_type, "stackTrace": stack or []},
-    }
+    return {"errorMessage": message, "errorType": error_type, "stackTrace": stack or []}
 
 
 def _load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
@@ -78,59 +83,89 @@ def _load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
     return fn, None
 
 
-def main() -> int:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        config = json.load(f)
-    result_path = config["result_path"]
-    event = json.loads(sys.stdin.read() or "null")
-    sys.path.insert(0, config["code_dir"])
+class _Channel:
+    """JSON lines: requests read from one pipe, responses written to another."""
 
-    fn, failure = _load_handler(config["handler"])
-    if failure is not None:
-        _write_result(result_path, failure)
-        return 1
+    def __init__(self, request_fd: int, response_fd: int) -> None:
+        self._request_fd = request_fd
+        self._response_fd = response_fd
+        self._pending = b""
 
-    timeout_s = float(config["timeout_s"])
-    context = LambdaContext(config, time.time() * 1000 + timeout_s * 1000)
-    print(f"START RequestId: {context.aws_request_id} Version: {context.function_version}", flush=True)
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self._response_fd, data):]
 
-    def on_timeout() -> None:
-        _write_result(
-            result_path,
-            _error(
-                "Sandbox.Timedout",
-                f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout_s:.2f} seconds",
-            ),
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(124)
+    def receive(self, idle_s: float) -> dict[str, Any] | None:
+        """The next request; None when the runner has gone away or nothing came for ``idle_s``."""
+        while b"\n" not in self._pending:
+            ready, _, _ = select.select([self._request_fd], [], [], idle_s)
+            if not ready:
+                return None
+            chunk = os.read(self._request_fd, 1 << 16)
+            if not chunk:
+                return None
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return json.loads(line)
 
-    watchdog = threading.Timer(timeout_s, on_timeout)
-    watchdog.daemon = True
-    watchdog.start()
+
+def _point_output_at(path: str) -> None:
+    """Make fd 1 and 2 (print, stderr, child processes) write to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        payload = fn(event, context)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
+def _invoke(fn: Any, config: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    request_id = request["request_id"]
+    context = LambdaContext(config, request_id, time.time() * 1000 + float(request["timeout_s"]) * 1000)
+    print(f"START RequestId: {request_id} Version: {context.function_version}", flush=True)
+    try:
+        payload = fn(request.get("event"), context)
     except Exception as exc:
-        watchdog.cancel()
-        stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])  # without main()
+        stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])  # without _invoke()
         print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr)
         print("Traceback (most recent call last):", file=sys.stderr)
         print("".join(stack), end="", file=sys.stderr, flush=True)
-        _write_result(result_path, _error(type(exc).__name__, str(exc), stack))
-        print(f"END RequestId: {context.aws_request_id}", flush=True)
+        result: dict[str, Any] = {"ok": False, "error": _error(type(exc).__name__, str(exc), stack)}
+    else:
+        try:
+            result = {"ok": True, "payload": json.loads(json.dumps(payload))}
+        except (TypeError, ValueError) as exc:
+            result = {"ok": False, "error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
+    print(f"END RequestId: {request_id}", flush=True)
+    sys.stderr.flush()
+    return result
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        config = json.load(f)
+    channel = _Channel(int(sys.argv[2]), int(sys.argv[3]))
+    sys.path.insert(0, config["code_dir"])
+
+    fn, failure = _load_handler(config["handler"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if failure is not None:
+        channel.send({"ready": False, "error": failure})
         return 1
-    try:
-        text = json.dumps(payload)
-    except (TypeError, ValueError) as exc:
-        watchdog.cancel()
-        _write_result(result_path, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}"))
-        print(f"END RequestId: {context.aws_request_id}", flush=True)
-        return 1
-    watchdog.cancel()
-    _write_result(result_path, {"ok": True, "payload": json.loads(text)})
-    print(f"END RequestId: {context.aws_request_id}", flush=True)
-    return 0
+    channel.send({"ready": True})
+
+    devnull = os.devnull
+    while True:
+        _point_output_at(devnull)  # between invocations, stray output of threads goes nowhere
+        request = channel.receive(IDLE_EXIT_S)
+        if request is None:
+            return 0
+        _point_output_at(request["log_path"])
+        channel.send(_invoke(fn, config, request))
 
 
 if __name__ == "__main__":
