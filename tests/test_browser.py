@@ -42,10 +42,12 @@ def jupyterlab(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KURS_"))}
     env["KURS_HOME"] = str(tmp_path / "kurs-home")
     jupyter = Path(sys.executable).with_name("jupyter")
+    ARTEFACTS.mkdir(exist_ok=True)
+    lab_log = open(ARTEFACTS / "jupyterlab.log", "wb")  # read it when the test fails in CI
     lab = subprocess.Popen(
         [str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOK_DIR}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env, stdout=lab_log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -56,6 +58,7 @@ def jupyterlab(tmp_path):
     yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}"
     lab.terminate()
     lab.wait(20)
+    lab_log.close()
     subprocess.run([str(Path(sys.executable).with_name("kurs")), "sky", "stop"], env=env,
                    capture_output=True, timeout=60)
 
@@ -71,7 +74,9 @@ def test_button_in_the_browser_lights_the_led(jupyterlab):
         try:
             page.goto(jupyterlab)
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+            # The indicator says idle before the kernel has answered, and restarting a kernel that
+            # is still booting can leave JupyterLab stuck in "Starting": wait for the status bar.
+            page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=90_000)
             page.click("[data-command='notebook:restart-run-all']")
             page.click(".jp-Dialog .jp-mod-accept")
             # The last section shows the button board and the LED board side by side.
