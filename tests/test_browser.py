@@ -37,6 +37,9 @@ def jupyterlab(tmp_path):
     pytest.importorskip("playwright.sync_api")
     if not (NOTEBOOK_DIR / NOTEBOOK).exists():
         pytest.skip(f"{NOTEBOOK} finnes ikke ennå")
+    # JupyterLab autosaves what it runs: give it a copy, so the committed notebooks stay as they are.
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks)
     port, token = _free_port(), "kurs-nettlesertest"
     # The learner's environment: nothing from the test session's own local cloud.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KURS_"))}
@@ -46,7 +49,7 @@ def jupyterlab(tmp_path):
     lab_log = open(ARTEFACTS / "jupyterlab.log", "wb")  # read it when the test fails in CI
     lab = subprocess.Popen(
         [str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOK_DIR}"],
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}"],
         env=env, stdout=lab_log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
