@@ -29,6 +29,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# JupyterLab in Norwegian, without the "news" pop-up (settings defaults for this environment only).
+# JupyterLab without the "news" pop-up (settings defaults for this environment only). Its menus stay
+# in English: the Norwegian language pack covers 56 strings, and a half-translated UI confuses more.
 mkdir -p .venv/share/jupyter/lab/settings
 cp jupyter/overrides.json .venv/share/jupyter/lab/settings/overrides.json
