@@ -35,11 +35,12 @@ class BoardPanel:
         self._title = w.HTML()
         self._led = w.HTML()
         self._press = w.Button(description="Trykk på knappen", icon="hand-pointer", button_style="primary",
-                               layout=w.Layout(width="170px"),
+                               layout=w.Layout(width="auto", min_width="fit-content"),
                                tooltip="Trykker og slipper BOOT-knappen (GPIO 0)")
         self._press.add_class("kurs-knapp")
         self._press.on_click(lambda _: self._click())
         self._hold = w.ToggleButton(description="Hold inne", icon="hand-rock",
+                                    layout=w.Layout(width="auto", min_width="fit-content"),
                                     tooltip="Holder knappen nede til du klikker igjen")
         self._hold.add_class("kurs-hold")
         self._hold.observe(self._hold_changed, names="value")
@@ -92,8 +93,10 @@ class BoardPanel:
         self._led.value = led_html(self._lit(), self.colour, led_label)
         lines = list(self.board.console.lines)[-CONSOLE_LINES:]
         text = "\n".join(html.escape(str(line)) for line in lines)
-        # Only the newest lines, unwrapped: the view always ends with the latest, as a terminal does.
-        self._console.value = ("<pre style='margin:0;padding:4px;font-size:12px;white-space:pre;overflow-x:auto;"
+        # Only the newest lines, wrapped so a narrow panel (two boards side by side) cuts no message
+        # short: the view always ends with the latest, as a terminal does.
+        self._console.value = ("<pre style='margin:0;padding:4px;font-size:12px;white-space:pre-wrap;"
+                               "word-break:normal;overflow-wrap:break-word;"
                                f"min-height:16em'>{text}</pre>")
 
     def _poll(self, every: float) -> None:
