@@ -8,7 +8,9 @@ import shlex
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sky", help="start, stopp og se status for den lokale skyen",
-                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen.")
+                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen. Den tar vare "
+                                   "på det den har tatt imot (dingser, sertifikater, skygger, regler, Lambda, "
+                                   "DynamoDB) når den stoppes og startes igjen; «kurs sky reset» tømmer alt.")
     actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")
 
     start = actions.add_parser("start", help="start den lokale skyen (eller bruk den som kjører)")
@@ -19,10 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     for name, func, text in (
         ("status", _status, "vis om den lokale skyen kjører, og på hvilke porter"),
-        ("stop", _stop, "stopp den lokale skyen"),
+        ("stop", _stop, "stopp den lokale skyen; alt den har lagret, er der igjen ved neste start"),
         ("env", _env, "skriv ut miljøvariabler for terminalen: eval \"$(kurs sky env)\""),
         ("logg", _log, "vis slutten av loggen til den lokale skyen"),
-        ("reset", _reset, "tøm den lokale skyen: dingser, sertifikater, regler og skygger"),
+        ("reset", _reset, "tøm den lokale skyen helt: dingser, sertifikater, regler, skygger og den "
+                          "lagrede tilstanden"),
     ):
         a = actions.add_parser(name, help=text)
         a.set_defaults(func=func)

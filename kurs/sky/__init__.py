@@ -103,7 +103,8 @@ def env() -> dict[str, str]:
 def reset(*, quiet: bool = False) -> None:
     """Empty the running local cloud (things, certificates, policies, rules, shadows) in place.
 
-    Connected boards stay connected over plain TCP; those using a certificate lose it.
+    Connected boards stay connected over plain TCP; those using a certificate lose it. The saved
+    snapshot goes too (kurs.sky.persistence), so the next start is empty as well.
     """
     import urllib.request
 

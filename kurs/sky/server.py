@@ -60,6 +60,13 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
     registry = CertificateRegistry(str(tls.ca_file), str(tls.cert_file), str(tls.key_file))
 
     plane = _build_data_plane()
+    # What the last cloud accepted comes back before anyone can connect or read it.
+    from kurs.sky.persistence import Store
+
+    store = Store(plane.shadow)
+    store.restore()
+    store.install_http_hook()
+    plane.reset_hooks.append(store.wipe)
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
                          authorize=getattr(plane, "authorize", None))
     broker.on_presence = _write_clients
@@ -84,6 +91,7 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
 
     info = SkyInfo(pid=os.getpid(), http_port=http_port, mqtt_port=mqtt_port, mqtts_port=mqtts_port,
                    ca_file=str(tls.ca_file), log_file=str(log_file()))
+    store.start()
     info.save()  # written last: its presence with our pid means "ready"
     log.info("Den lokale skyen kjører: HTTP %s, MQTT %s, MQTT+TLS %s", http_port, mqtt_port, mqtts_port)
     await stop.wait()
@@ -96,6 +104,7 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
     except Exception:  # shutting down anyway
         log.exception("Megleren stoppet ikke pent")
     plane.close()
+    store.close()  # the last changes, before moto goes away
     moto.stop()
     if SkyInfo.load() and SkyInfo.load().pid == os.getpid():
         state_file().unlink(missing_ok=True)

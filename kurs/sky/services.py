@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kurs.sky.broker import CloudBroker, Principal
@@ -25,6 +26,8 @@ class DataPlane:
         self.rules = rules
         self.policies = policies  # kurs.sky.policy.PolicyEnforcer, or None to allow everything
         self._receive_denials_logged: set[tuple[str, str]] = set()
+        # Run after the instructor's reset, e.g. kurs.sky.persistence deletes the saved snapshot.
+        self.reset_hooks: list[Callable[[], None]] = []
         self.broker: CloudBroker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # Rules may call a Lambda (a subprocess): never on the broker's event loop. One worker
@@ -147,6 +150,8 @@ class DataPlane:
             self.loop.call_soon_threadsafe(self.broker.retained_messages.clear)
         if self.rules is not None and hasattr(self.rules, "reset"):
             self.rules.reset()
+        for hook in self.reset_hooks:
+            hook()
 
     def close(self) -> None:
         self._rules_pool.shutdown(wait=False, cancel_futures=True)

@@ -302,6 +302,9 @@ class ShadowService:
         self._clock = clock
         self._lock = threading.Lock()
         self._shadows: dict[tuple[str, str], _Shadow] = {}
+        # Called (under the lock, so it must be cheap) after every accepted update or delete:
+        # the local cloud's persistence marks its snapshot out of date.
+        self.on_change: Callable[[], None] | None = None
 
     # --- MQTT -------------------------------------------------------------------------
     def handle_mqtt(self, topic: str, payload: bytes) -> list[Outgoing]:
@@ -359,6 +362,33 @@ class ShadowService:
         with self._lock:
             self._shadows.clear()
 
+    # --- persistence (kurs.sky.persistence) -------------------------------------------
+    def export(self) -> list[dict[str, Json]]:
+        """Every shadow as plain JSON (deleted ones too: their version lives on)."""
+        with self._lock:
+            return [{"thing": thing, "name": name, "state": copy.deepcopy(shadow.state),
+                     "metadata": copy.deepcopy(shadow.metadata), "version": shadow.version,
+                     "exists": shadow.exists}
+                    for (thing, name), shadow in self._shadows.items()]
+
+    def load(self, record: dict[str, Json]) -> None:
+        """Put back one shadow from :meth:`export`; raises ValueError for a malformed record."""
+        thing, name, version = record.get("thing"), record.get("name") or "", record.get("version")
+        state, metadata = record.get("state") or {}, record.get("metadata") or {}
+        if (not isinstance(thing, str) or not thing or not isinstance(name, str) or isinstance(version, bool)
+                or not isinstance(version, int) or version < 0 or not isinstance(state, dict)
+                or not isinstance(metadata, dict) or set(state) - set(_SECTIONS)):
+            raise ValueError("malformed shadow record")
+        with self._lock:
+            self._shadows[(thing, name)] = _Shadow(state, metadata, version, exists=bool(record.get("exists", True)))
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:  # persistence must never break a shadow request
+                log.exception("Kunne ikke melde fra om en endret skygge")
+
     # --- core -------------------------------------------------------------------------
     def _now(self) -> int:
         return int(self._clock())
@@ -396,6 +426,7 @@ class ShadowService:
             return self._not_found(thing, name, token)
         # The version survives the delete: the next update continues from it.
         shadow.exists, shadow.state, shadow.metadata = False, {}, {}
+        self._changed()
         body = {"version": shadow.version, "timestamp": self._now()}
         return _Result(200, _with_token(body, token), [])
 
@@ -491,6 +522,7 @@ class ShadowService:
 
         new_version = current_version + 1
         self._shadows[(thing, name or "")] = _Shadow(state, metadata, new_version, exists=True)
+        self._changed()
 
         prefix = shadow_topic_prefix(thing, name)
         if patch is None:
