@@ -13,6 +13,7 @@ import pytest
 
 from kurs import mqtt
 from kurs.esp32.board import VirtualBoard
+from tests.ports import steady_port
 
 pytestmark = pytest.mark.integration
 
@@ -184,10 +185,8 @@ class RestartableBroker:
     """The local cloud's own broker class (amqtt) on fixed ports, in a thread, stoppable and startable."""
 
     def __init__(self) -> None:
-        from kurs.sky.process import free_port
-
-        self.port = free_port()
-        self.tls_port = free_port()
+        self.port = steady_port()
+        self.tls_port = steady_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from kurs import mqtt
+from tests.ports import steady_port
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -47,13 +48,12 @@ def home(tmp_path, monkeypatch):
 def _start(started: list, *, same_ports: bool = True):  # noqa: ANN202 - SkyInfo
     """A cloud on the same ports as the last one (as with the defaults), so boards find it again."""
     from kurs import sky
-    from kurs.sky.process import free_port
 
     if started and same_ports:
         ports = {"http_port": started[-1].http_port, "mqtt_port": started[-1].mqtt_port,
                  "mqtts_port": started[-1].mqtts_port}
     else:
-        ports = {"http_port": free_port(), "mqtt_port": free_port(), "mqtts_port": free_port()}
+        ports = {"http_port": steady_port(), "mqtt_port": steady_port(), "mqtts_port": steady_port()}
     info = sky.start(**ports, quiet=True)
     started.append(info)
     return info
