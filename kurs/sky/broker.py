@@ -7,7 +7,9 @@ amqtt is the real broker. We subclass it to add what AWS IoT does and amqtt does
 - AWS IoT's limits (payload, topic length and depth, client id, no QoS 2) enforced by
   disconnecting, as AWS does;
 - ``$aws/...`` topics allowed (amqtt rejects every topic starting with ``$``);
-- a hook on every accepted publish for the shadow service and the rules engine.
+- a hook on every accepted publish for the shadow service and the rules engine;
+- AWS IoT's QoS 1 delivery to subscribers (``QoS1FlowHandler``): at most 100 unacknowledged
+  messages in flight a client, the rest queued in the broker, and no giving up on a slow PUBACK.
 
 The overridden methods are private to amqtt, so amqtt is pinned to 0.11.x in pyproject.toml;
 tests/test_sky_broker.py exercises every override against the real broker.
@@ -27,7 +29,9 @@ from typing import Any
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
-from amqtt.session import Session
+from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import OUTGOING, Session
 
 log = logging.getLogger("kurs.sky.broker")
 
@@ -64,6 +68,86 @@ def topic_problem(topic: str) -> str | None:
     return None
 
 
+class QoS1FlowHandler(BrokerProtocolHandler):
+    """amqtt's per-connection protocol handler with AWS IoT's QoS 1 delivery to a subscriber.
+
+    amqtt (handler.py, ``ProtocolHandler._handle_qos1_message_flow``) sends every outgoing QoS 1
+    PUBLISH at once, waits a fixed 5 s (``asyncio.wait_for(waiter, timeout=5)``) for its PUBACK,
+    then forgets the message and fails the delivery task, which logs a warning and a traceback
+    per message: a burst to a slow subscriber buried the cloud log, and the broker no longer
+    knew what the client still owed a PUBACK for. AWS IoT Core instead (AWS General Reference,
+    "AWS IoT Core endpoints and quotas", message broker limits,
+    https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits):
+    - "Maximum outbound unacknowledged messages": at most 100 in-flight unacknowledged messages
+      per client; further messages are not sent until the client acknowledges some;
+    - "Maximum retry interval for delivering QoS 1 messages": it retries delivery of an
+      unacknowledged QoS 1 message to a connected client for up to one hour, then drops it.
+    AWS does not document the retry interval; we resend with DUP=1 after ``retry_interval_s``.
+    A clean session's queue is discarded when the client disconnects, as AWS does.
+    """
+
+    max_inflight_out = 100
+    retry_interval_s = 60.0
+    give_up_after_s = 3600.0
+
+    def _qos1_slots(self) -> asyncio.Semaphore:
+        # Created lazily: amqtt constructs the handler, we only re-class it (CloudBroker).
+        # asyncio.Semaphore wakes waiters in FIFO order, which keeps messages in order.
+        slots = getattr(self, "_kurs_qos1_slots", None)
+        if slots is None:
+            slots = self._kurs_qos1_slots = asyncio.Semaphore(self.max_inflight_out)
+        return slots
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if app_message.direction != OUTGOING or app_message.qos != QOS_1:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        async with self._qos1_slots():
+            session = self.session
+            if session is None or getattr(self, "_kurs_stopped", False):
+                return  # the client has gone: a clean session's undelivered messages are dropped
+            if app_message.publish_packet is None:
+                # Number it when it goes in flight (amqtt numbered it when queued): a packet id
+                # is then never shared with a message still in flight, however long the queue.
+                app_message.packet_id = session.next_packet_id
+            packet_id = app_message.packet_id
+            session.inflight_out[packet_id] = app_message
+            give_up_at = asyncio.get_running_loop().time() + self.give_up_after_s
+            try:
+                while True:
+                    # The waiter is in place before the PUBLISH leaves (amqtt registers it after
+                    # sending, so a quick PUBACK could arrive to nobody).
+                    waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                    self._puback_waiters[packet_id] = waiter
+                    packet = app_message.build_publish_packet(dup=app_message.publish_packet is not None)
+                    await self._send_packet(packet)
+                    app_message.publish_packet = packet
+                    if getattr(self, "_kurs_stopped", False):
+                        return  # disconnected while sending: nobody is left to wait for
+                    remaining = give_up_at - asyncio.get_running_loop().time()
+                    try:
+                        app_message.puback_packet = await asyncio.wait_for(
+                            waiter, timeout=max(0.0, min(self.retry_interval_s, remaining)))
+                        return
+                    except TimeoutError:
+                        if asyncio.get_running_loop().time() >= give_up_at:
+                            log.warning("Ga opp en QoS 1-melding på %r til klient %r: ingen PUBACK på %d minutter"
+                                        " (som AWS IoT etter én time)", app_message.topic, session.client_id,
+                                        round(self.give_up_after_s / 60))
+                            return
+                    except asyncio.CancelledError:
+                        if getattr(self, "_kurs_stopped", False):
+                            return  # amqtt cancels the waiters when the client disconnects
+                        raise
+            finally:
+                self._puback_waiters.pop(packet_id, None)
+                session.inflight_out.pop(packet_id, None)
+
+    async def stop(self) -> None:
+        self._kurs_stopped = True
+        await super().stop()
+
+
 PublishHook = Callable[[str, bytes, str, "Principal | None"], Awaitable[None]]
 
 
@@ -87,6 +171,13 @@ class CloudBroker(Broker):
         self.on_presence: Callable[[dict[str, dict[str, Any]]], None] | None = None
 
     # --- connections -------------------------------------------------------------------
+    async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> tuple[BrokerProtocolHandler, Session]:
+        handler, session = await super()._initialize_client_session(*args, **kwargs)
+        # amqtt builds the handler itself (BrokerProtocolHandler.init_from_connect) with no
+        # hook for a subclass; QoS1FlowHandler adds methods only, so re-classing it is safe.
+        handler.__class__ = QoS1FlowHandler
+        return handler, session
+
     async def accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          identify: Callable[[bytes], Principal | None]) -> None:
         """Run the MQTT session of a mutual-TLS connection whose certificate is registered and ACTIVE."""
