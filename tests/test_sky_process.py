@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from kurs.sky.process import free_port, is_cloud_process
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +62,28 @@ def test_start_status_stop_and_second_start(cli, tmp_path):
     not_running = cli("sky", "status")
     assert not_running.returncode == 1 and "kjører ikke" in not_running.stdout
     assert "kjørte ikke" in cli("sky", "stop").stdout
+
+
+def test_status_says_where_the_saved_state_is(cli, tmp_path):
+    assert cli("sky", "start").returncode == 0
+    info = json.loads((tmp_path / "sky" / "sky.json").read_text())
+    iot = boto3.client("iot", endpoint_url=f"http://127.0.0.1:{info['http_port']}", region_name="eu-west-1",
+                       aws_access_key_id="lokal", aws_secret_access_key="lokal-sky-ikke-hemmelig")
+    iot.create_thing(thingName="esp32_STATUS")
+    snapshot = tmp_path / "sky" / "tilstand.json"
+    assert eventually(snapshot.exists, timeout=10), "the new thing should be saved within a second or so"
+    running = cli("sky", "status")
+    assert f"Lagret tilstand:   {snapshot}" in running.stdout
+
+    cli("sky", "stop")
+    stopped = cli("sky", "status")
+    assert stopped.returncode == 1 and "Neste start henter fram" in stopped.stdout and str(snapshot) in stopped.stdout
+
+    assert cli("sky", "start").returncode == 0
+    assert "esp32_STATUS" in snapshot.read_text(), "the restarted cloud should have kept the thing"
+    assert cli("sky", "reset").returncode == 0
+    time.sleep(1.5)  # a snapshot written after the reset must not bring the thing back
+    assert not snapshot.exists() or "esp32_STATUS" not in snapshot.read_text()
 
 
 def test_killed_cloud_is_noticed_and_replaced(cli, tmp_path):

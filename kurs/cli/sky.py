@@ -44,15 +44,33 @@ def _status(args: argparse.Namespace) -> int:
     from kurs import sky
 
     current = sky.status()
+    saved = _saved_state()
     if current is None:
         print("Den lokale skyen kjører ikke. Start den med «kurs sky start».")
+        if saved:
+            print(f"Neste start henter fram det den har lagret ({saved}).")
         return 1
     print(f"Den lokale skyen kjører (prosess {current.pid}).")
     print(f"  AWS-API (moto):    {current.endpoint_url}")
     print(f"  MQTT:              {current.host}:{current.mqtt_port}")
     print(f"  MQTT + TLS:        localhost:{current.mqtts_port}  (CA-fil: {current.ca_file})")
     print(f"  Logg:              {current.log_file}")
+    print(f"  Lagret tilstand:   {saved or 'ingenting ennå'}  («kurs sky reset» tømmer den)")
     return 0
+
+
+def _saved_state() -> str | None:
+    """Where the cloud's snapshot is and when it was written, or None when there is none."""
+    import time
+
+    from kurs.sky.persistence import snapshot_file
+
+    path = snapshot_file()
+    try:
+        written = time.strftime("%d.%m. kl. %H:%M:%S", time.localtime(path.stat().st_mtime))
+    except OSError:
+        return None
+    return f"{path}, skrevet {written}"
 
 
 def _stop(args: argparse.Namespace) -> int:
