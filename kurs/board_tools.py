@@ -228,6 +228,27 @@ _WIFI_FIX = (
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
+def _server_for_a_real_board(server: str) -> str:
+    """``mqtt.server`` as a real board must have it: the local cloud's network address, not localhost.
+
+    To a board, "localhost" is the board itself. With ``kurs sky start --lan`` the local cloud's
+    mutual-TLS port also listens on this machine's network address, so that is where it goes.
+    """
+    host, _, port = server.rpartition(":")
+    if host not in _LOCAL_HOSTS:
+        return server
+    from kurs import sky
+
+    running = sky.status()
+    if running is None or not running.lan_host:
+        raise CourseError(
+            f"Et ekte kort kan ikke nå {host}: det betyr kortet selv, ikke maskinen din med den lokale skyen.",
+            "Start den lokale skyen for nettverket med «kurs sky stop» og «kurs sky start --lan» (kortet og "
+            "maskinen må være på samme Wi-Fi), bruk aws-modus (se notatbok 01 og 03), eller bruk et virtuelt kort.",
+        )
+    return f"{running.lan_host}:{port or running.mqtts_port}"
+
+
 def wait_for_wifi(port: str | None = None, *, ssid: str | None = None, timeout: float = 30.0,
                   settle: float = 1.0) -> None:
     """Wait until the board has an IP address on Wi-Fi, and say so (a CourseError with tips if not).
@@ -301,12 +322,9 @@ def put_credentials(device: Any, port: str | None = None, *, wait: float = 30.0,
                 "MQTT-klient-ID-en må være dingsens navn, ellers nekter policyen tilkoblingen. Provisjoner "
                 f"«{name}» i stedet: kurs.provisioning.provision(\"{name}\").",
             )
-        host = server.rsplit(":", 1)[0]
-        if not info.get("virtual") and host in _LOCAL_HOSTS:
-            raise CourseError(
-                f"Et ekte kort kan ikke nå {host}: det betyr kortet selv, ikke maskinen din med den lokale skyen.",
-                "Bruk aws-modus for ekte kort (se notatbok 01 og 03), eller bruk et virtuelt kort i lokal modus.",
-            )
+        if not info.get("virtual"):
+            server = _server_for_a_real_board(server)
+            config["mqtt.server"] = server
         for local, remote in files:
             client.fs_put(remote, local.read_bytes())
             print(f"• Lastet opp {remote}")

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--http-port", type=int, help="port for AWS-API-et (moto), standard 5055")
     start.add_argument("--mqtt-port", type=int, help="port for MQTT uten kryptering, standard 1883")
     start.add_argument("--mqtts-port", type=int, help="port for MQTT med gjensidig TLS, standard 8883")
+    start.add_argument("--lan", action="store_true",
+                       help="slipp inn ekte kort på samme nett: MQTT med gjensidig TLS lytter også på maskinens "
+                            "nettverksadresse (AWS-API-et og MQTT uten TLS blir på denne maskinen)")
     start.set_defaults(func=_start)
 
     for name, func, text in (
@@ -35,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _start(args: argparse.Namespace) -> int:
     from kurs import sky
 
-    sky.start(http_port=args.http_port, mqtt_port=args.mqtt_port, mqtts_port=args.mqtts_port)
+    sky.start(http_port=args.http_port, mqtt_port=args.mqtt_port, mqtts_port=args.mqtts_port, lan=args.lan)
     print('Skriv  eval "$(kurs sky env)"  for å peke aws-kommandoen i denne terminalen mot den lokale skyen.')
     return 0
 
@@ -54,6 +57,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"  AWS-API (moto):    {current.endpoint_url}")
     print(f"  MQTT:              {current.host}:{current.mqtt_port}")
     print(f"  MQTT + TLS:        localhost:{current.mqtts_port}  (CA-fil: {current.ca_file})")
+    if current.lan_host:
+        print(f"  For ekte kort:     {current.lan_host}:{current.mqtts_port}  (MQTT + TLS på nettverket)")
     print(f"  Logg:              {current.log_file}")
     print(f"  Lagret tilstand:   {saved or 'ingenting ennå'}  («kurs sky reset» tømmer den)")
     return 0

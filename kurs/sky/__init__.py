@@ -34,12 +34,20 @@ def _reset_boto3_default_session() -> None:
 
 
 def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_port: int | None = None,
-          quiet: bool = False) -> SkyInfo:
-    """Start the local cloud in the background, or reuse the running one. Idempotent."""
+          lan: bool = False, quiet: bool = False) -> SkyInfo:
+    """Start the local cloud in the background, or reuse the running one. Idempotent.
+
+    ``lan=True`` (``kurs sky start --lan``) lets real boards on the same network in: the
+    mutual-TLS MQTT port also listens on this machine's network address.
+    """
     from kurs.sky import process
 
     current, stale = process.running()
     if current is not None:
+        if lan and not current.lan_host:
+            raise CourseError("Den lokale skyen kjører allerede, men bare for denne maskinen (uten --lan).",
+                              "Stopp den med «kurs sky stop» og start den igjen med «kurs sky start --lan». "
+                              "Det den har lagret, er der fortsatt.")
         if not quiet:
             print(f"Den lokale skyen kjører allerede (MQTT på port {current.mqtt_port}, "
                   f"MQTT+TLS på {current.mqtts_port}, AWS-API på {current.http_port}).")
@@ -49,13 +57,21 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
         print("Fant spor etter en lokal sky som ikke kjører lenger (kanskje stoppet brått); rydder opp.")
     ports, notes = process.choose_ports({"http_port": http_port, "mqtt_port": mqtt_port,
                                          "mqtts_port": mqtts_port})
-    sky = process.spawn(ports)
+    lan_host = None
+    if lan:
+        from kurs.sky.lan import lan_address
+
+        lan_host = lan_address()
+    sky = process.spawn(ports, lan_host=lan_host)
     apply_env(sky)
     if not quiet:
         for note in notes:
             print(note)
         print(f"Den lokale skyen er startet (MQTT på port {sky.mqtt_port}, MQTT+TLS på {sky.mqtts_port}, "
               f"AWS-API på {sky.http_port}). Loggen ligger i {sky.log_file}")
+        if sky.lan_host:
+            print(f"Ekte kort på samme nett når den på {sky.lan_host}:{sky.mqtts_port} (bare med et sertifikat "
+                  "skyen kjenner). Spør brannmuren om du vil tillate innkommende tilkoblinger, svarer du ja.")
     return sky
 
 

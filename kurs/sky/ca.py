@@ -40,13 +40,42 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def ensure_tls_files(folder: Path) -> TlsFiles:
-    """Create the CA and a server certificate for localhost/127.0.0.1 unless they exist."""
-    import ipaddress
+def _server_hosts(cert: x509.Certificate) -> set[str]:
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} | set(sans.get_values_for_type(x509.DNSName))
 
+
+def ensure_tls_files(folder: Path, lan_hosts: tuple[str, ...] = ()) -> TlsFiles:
+    """The CA and a server certificate for localhost/127.0.0.1 and ``lan_hosts``, made if missing.
+
+    The CA is made once and kept, so boards configured once keep trusting the broker; the server
+    certificate is issued again (by the same CA) when it does not name a wanted address, e.g.
+    after the laptop moved to another network.
+    """
     files = TlsFiles(folder / "ca.pem", folder / "server.crt.pem", folder / "server.key.pem")
+    ca_key_file = folder / "ca.key.pem"
+    wanted = set(SERVER_NAMES) | set(SERVER_IPS) | set(lan_hosts)
     if all(p.exists() for p in (files.ca_file, files.cert_file, files.key_file)):
-        return files
+        current = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
+        if wanted <= _server_hosts(current) or not ca_key_file.exists():
+            return files
+        ca_cert = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
+        ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
+    else:
+        ca_cert, ca_key = _new_ca()
+        folder.mkdir(parents=True, exist_ok=True)
+        write_private(ca_key_file, _key_pem(ca_key))
+        files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    server_key, server_cert = _server_certificate(ca_cert, ca_key, lan_hosts)
+    write_private(files.key_file, _key_pem(server_key))
+    files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    return files
+
+
+def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -64,8 +93,20 @@ def ensure_tls_files(folder: Path) -> TlsFiles:
                                      encipher_only=False, decipher_only=False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_cert, ca_key
+
+
+def _server_certificate(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+                        lan_hosts: tuple[str, ...]) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    import ipaddress
+
+    now = dt.datetime.now(dt.UTC)
     server_key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.DNSName(n) for n in SERVER_NAMES] + [x509.IPAddress(ipaddress.ip_address(i)) for i in SERVER_IPS]
+    ips = [*SERVER_IPS, *lan_hosts]
+    # A LAN address is also named as a DNS name: Mongoose OS's mbedTLS matches the host in
+    # mqtt.server against DNS names only, while Python's ssl matches an IP against IP entries.
+    sans = ([x509.DNSName(n) for n in (*SERVER_NAMES, *lan_hosts)]
+            + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips])
     server_cert = (
         x509.CertificateBuilder()
         .subject_name(_name("localhost"))
@@ -78,9 +119,4 @@ def ensure_tls_files(folder: Path) -> TlsFiles:
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    write_private(folder / "ca.key.pem", _key_pem(ca_key))
-    write_private(files.key_file, _key_pem(server_key))
-    files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    return files
+    return server_key, server_cert

@@ -40,6 +40,9 @@ class SkyInfo:
     region: str = REGION
     account_id: str = ACCOUNT_ID
     broker: str = "amqtt"
+    # With ``kurs sky start --lan``: this machine's network address, where real boards reach
+    # the mutual-TLS MQTT port. None: everything listens on 127.0.0.1 only.
+    lan_host: str | None = None
 
     @property
     def endpoint_url(self) -> str:

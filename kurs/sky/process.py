@@ -78,13 +78,14 @@ def choose_ports(requested: dict[str, int | None]) -> tuple[dict[str, int], list
     return ports, notes
 
 
-def spawn(ports: dict[str, int], timeout: float = 60.0) -> SkyInfo:
+def spawn(ports: dict[str, int], timeout: float = 60.0, *, lan_host: str | None = None) -> SkyInfo:
     """Start the cloud process detached from this one and wait until it is ready."""
     log = log_file()
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kurs.sky.server", "--http-port", str(ports["http_port"]),
-             "--mqtt-port", str(ports["mqtt_port"]), "--mqtts-port", str(ports["mqtts_port"])],
+             "--mqtt-port", str(ports["mqtt_port"]), "--mqtts-port", str(ports["mqtts_port"]),
+             *(["--lan", lan_host] if lan_host else [])],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the notebook kernel, ignores its Ctrl-C
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

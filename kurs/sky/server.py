@@ -53,8 +53,8 @@ def _build_data_plane() -> DataPlane:
     return wiring.build()
 
 
-async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
-    tls = ca.ensure_tls_files(sky_dir() / "tls")
+async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | None = None) -> None:
+    tls = ca.ensure_tls_files(sky_dir() / "tls", (lan_host,) if lan_host else ())
     moto = MotoServer(HOST, http_port)
     moto.start()
     registry = CertificateRegistry(str(tls.ca_file), str(tls.cert_file), str(tls.key_file))
@@ -81,19 +81,22 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int) -> None:
         await broker.accept_tls(reader, writer, registry.identify)
 
     # A failed handshake (unknown certificate, none at all) is refused inside asyncio's TLS
-    # layer; the client sees the TLS alert, as with AWS IoT.
-    tls_server = await asyncio.start_server(_on_tls, HOST, mqtts_port, ssl=registry.context,
-                                            ssl_handshake_timeout=10)
+    # layer; the client sees the TLS alert, as with AWS IoT. With --lan only this listener is
+    # on the network: it admits registered, ACTIVE certificates and nothing else, while the
+    # AWS API (dummy credentials) and plain MQTT stay on 127.0.0.1.
+    tls_server = await asyncio.start_server(_on_tls, "0.0.0.0" if lan_host else HOST, mqtts_port,
+                                            ssl=registry.context, ssl_handshake_timeout=10)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
     info = SkyInfo(pid=os.getpid(), http_port=http_port, mqtt_port=mqtt_port, mqtts_port=mqtts_port,
-                   ca_file=str(tls.ca_file), log_file=str(log_file()))
+                   ca_file=str(tls.ca_file), log_file=str(log_file()), lan_host=lan_host)
     store.start()
     info.save()  # written last: its presence with our pid means "ready"
-    log.info("Den lokale skyen kjører: HTTP %s, MQTT %s, MQTT+TLS %s", http_port, mqtt_port, mqtts_port)
+    log.info("Den lokale skyen kjører: HTTP %s, MQTT %s, MQTT+TLS %s%s", http_port, mqtt_port, mqtts_port,
+             f" (også på nettverket: {lan_host}:{mqtts_port})" if lan_host else "")
     await stop.wait()
 
     log.info("Stopper den lokale skyen …")
@@ -116,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--mqtt-port", type=int, required=True)
     parser.add_argument("--mqtts-port", type=int, required=True)
+    parser.add_argument("--lan", metavar="ADRESSE", help="also accept mutual-TLS MQTT on this network address")
     args = parser.parse_args(argv)
     _setup_logging()
     try:
-        asyncio.run(run(args.http_port, args.mqtt_port, args.mqtts_port))
+        asyncio.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan))
     except Exception:
         log.exception("Den lokale skyen krasjet")
         return 1
