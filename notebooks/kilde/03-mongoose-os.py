@@ -155,8 +155,14 @@ print((startapp / "fs" / "init.js").read_text(encoding="utf-8"))
 # Cellene som trenger et kort, er merket og hoppes over når notatboka kjøres uten. Lenger ned gjør vi
 # **de samme stegene mot et virtuelt kort**, så du ser hva som skjer uansett.
 #
-# Et ekte kort må snakke med **ekte AWS IoT** (`aws`-modus, se slutten av notatboka): den lokale skyen kjører
-# på `localhost` på maskinen din, og fra kortet betyr `localhost` kortet selv.
+# Et ekte kort når ikke den lokale skyen slik den vanligvis kjører: den lytter bare på `localhost` på maskinen
+# din, og fra kortet betyr `localhost` kortet selv. Du har to valg:
+#
+# - **Uten AWS-konto**: start den lokale skyen for nettverket med `kurs sky stop` og `kurs sky start --lan` i en
+#   terminal. Da lytter MQTT med gjensidig TLS også på maskinens nettverksadresse, og bare kort med et
+#   sertifikat skyen kjenner, slipper inn (AWS-API-et og MQTT uten TLS blir på maskinen din). Kortet og
+#   maskinen må være på samme Wi-Fi, og spør brannmuren om innkommende tilkoblinger, svarer du ja.
+# - **Med AWS-konto**: bruk **ekte AWS IoT** (`aws`-modus, se slutten av notatboka).
 #
 # ### Bygg
 #
@@ -371,8 +377,9 @@ with RpcClient(virtuell_port) as rpc:
 print(f"Koblet til skyen: {virtuelt_kort.connected}")
 
 # %% [markdown]
-# Med et ekte kort (i `aws`-modus) er stegene de samme: spør kortet om navnet, provisjoner, og legg filene på
-# kortet.
+# Med et ekte kort er stegene de samme: spør kortet om navnet, provisjoner, og legg filene på kortet. Mot den
+# lokale skyen (startet med `--lan`) setter `put_credentials` maskinens nettverksadresse i `mqtt.server`, fordi
+# `localhost` ikke når fram fra kortet.
 
 # %% tags=["nbval-skip", "skip-execution"]
 with RpcClient() as rpc:
