@@ -103,6 +103,13 @@ def test_everything_accepted_is_back_after_stop_and_start(home):
     cert2.write_text(made["certificatePem"])
     key2.write_text(made["keyPair"]["PrivateKey"])
 
+    # notebook 01: the course's IAM user with a customer-managed policy (no access keys)
+    iam = boto3.client("iam")
+    course_policy = iam.create_policy(PolicyName="kurs-iot", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iam.create_user(UserName="kurs-deltaker")
+    iam.attach_user_policy(UserName="kurs-deltaker", PolicyArn=course_policy["Policy"]["Arn"])
+
     # notebook 05: a shadow with desired and reported state
     iot_data.update_thing_shadow(thingName=device.thing_name, payload=json.dumps(
         {"state": {"desired": {"farge": "rød"}, "reported": {"farge": "blå"}}}))
@@ -146,6 +153,14 @@ def test_everything_accepted_is_back_after_stop_and_start(home):
     assert iot.list_thing_principals(thingName="lys_LAGRET")["principals"] == [made["certificateArn"]]
     versions = iot.list_policy_versions(policyName="alt-tillatt")["policyVersions"]
     assert sorted((v["versionId"], v["isDefaultVersion"]) for v in versions) == [("1", False), ("2", True)]
+
+    # IAM: the user and the policy it had, with the same document
+    iam = boto3.client("iam")
+    attached = iam.list_attached_user_policies(UserName="kurs-deltaker")["AttachedPolicies"]
+    assert attached == [{"PolicyName": "kurs-iot", "PolicyArn": course_policy["Policy"]["Arn"]}]
+    version = iam.get_policy_version(PolicyArn=course_policy["Policy"]["Arn"], VersionId="v1")["PolicyVersion"]
+    document = version["Document"]
+    assert (json.loads(document) if isinstance(document, str) else document)["Statement"][0]["Action"] == "iot:*"
 
     # shadows: same version, state and metadata timestamps
     after = json.loads(iot_data.get_thing_shadow(thingName=device.thing_name)["payload"].read())

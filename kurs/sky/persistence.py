@@ -7,7 +7,8 @@ the next cloud process starts, before that process announces it is ready:
 - IoT: things, certificates (public PEM and status only: the certificate id is the SHA-256 of
   the DER, so it comes back the same and a board's saved certificate and key still get in),
   policies with their versions, policy and thing attachments, topic rules;
-- IAM roles with their inline and managed policies; Lambda functions with their zip (base64)
+- IAM: customer-managed policies, roles and users (notebook 01's course user) with their inline
+  and attached policies (no access keys: they are secrets, and the course makes none); Lambda functions with their zip (base64)
   and resource policy; DynamoDB tables with their items; CloudWatch log groups;
 - device shadows with state, metadata and version.
 
@@ -50,7 +51,8 @@ _READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "BatchGet", "
 
 _SINGULAR = {"roller": "rolle", "logggrupper": "logggruppe", "policyer": "policy", "sertifikater": "sertifikat",
               "dingser": "dings", "koblinger": "kobling", "regler": "regel", "Lambda-funksjoner": "Lambda-funksjon",
-              "tabeller": "tabell", "skygger": "skygge"}
+              "tabeller": "tabell", "skygger": "skygge", "IAM-policyer": "IAM-policy",
+              "IAM-brukere": "IAM-bruker"}
 
 
 def snapshot_file() -> Path:
@@ -118,7 +120,17 @@ def _collect_iam() -> dict[str, Any]:
                       "description": role.description, "max_session": role.max_session_duration,
                       "tags": [dict(t) for t in tags], "inline": dict(role.policies),
                       "managed": list(role.managed_policies.keys())})
-    return {"roles": roles}
+    # Customer-managed policies (AWS's own, arn:aws:iam::aws:policy/..., come with moto); the
+    # default version's document only, which is what attachments use.
+    policies = [{"name": p.name, "path": p.path, "description": p.description or "",
+                 "document": next((v.document for v in p.versions if v.is_default), None)}
+                for arn, p in list(_iam().managed_policies.items()) if ":aws:policy/" not in arn]
+    users = []
+    for user in list(_iam().users.values()):
+        tags = user.tags.values() if isinstance(user.tags, dict) else (user.tags or [])
+        users.append({"name": user.name, "path": user.path, "tags": [dict(t) for t in tags],
+                      "inline": dict(user.policies), "managed": list(user.managed_policies.keys())})
+    return {"roles": roles, "policies": policies, "users": users}
 
 
 class _ZipCache:
@@ -218,7 +230,9 @@ class _Restorer:
     def run(self, shadow: Any) -> dict[str, int]:
         iam, iot = self.section("iam"), self.section("iot")
         counts = {
+            "IAM-policyer": self._each("IAM-policyen", iam.get("policies"), _restore_iam_policy),
             "roller": self._each("IAM-rollen", iam.get("roles"), _restore_role),
+            "IAM-brukere": self._each("IAM-brukeren", iam.get("users"), _restore_user),
             "logggrupper": self._each("logggruppen", self.section("logs").get("groups"), _restore_log_group),
             "policyer": self._each("IoT-policyen", iot.get("policies"), _restore_policy),
             "sertifikater": self._each("sertifikatet", iot.get("certificates"), _restore_certificate),
@@ -248,6 +262,22 @@ def _restore_role(r: dict[str, Any]) -> None:
             iam.attach_role_policy(arn, r["name"])
         except Exception as exc:
             log.warning("Rollen «%s» fikk ikke tilbake den administrerte policyen %s: %s", r["name"], arn, exc)
+
+
+def _restore_iam_policy(p: dict[str, Any]) -> None:
+    _iam().create_policy(p.get("description") or "", p.get("path") or "/", p["document"], p["name"], [])
+
+
+def _restore_user(u: dict[str, Any]) -> None:
+    iam = _iam()
+    iam.create_user(REGION, u["name"], u.get("path") or "/", u.get("tags") or [])
+    for name, document in (u.get("inline") or {}).items():
+        iam.put_user_policy(u["name"], name, document)
+    for arn in u.get("managed") or []:
+        try:
+            iam.attach_user_policy(arn, u["name"])
+        except Exception as exc:
+            log.warning("IAM-brukeren «%s» fikk ikke tilbake policyen %s: %s", u["name"], arn, exc)
 
 
 def _restore_log_group(g: dict[str, Any]) -> None:
