@@ -49,3 +49,53 @@ def iot_data(sky):  # noqa: ANN001 - fixture
     import boto3
 
     return boto3.client("iot-data")
+
+
+@pytest.fixture
+def boards() -> Iterator[list]:
+    """Virtual boards a test makes; closed afterwards, their consoles printed (shown on failure)."""
+    made: list = []
+    yield made
+    for board in made:
+        board.close()
+        print(f"--- console of {board.device_id} ---\n{board.console}")
+
+
+@pytest.fixture
+def aws_env(sky, monkeypatch):  # noqa: ANN001 - fixture
+    """aws mode, with credentials that are not the local cloud's, sent to the local cloud."""
+    from kurs import aws_mode
+    from kurs.provisioning import notebook
+
+    monkeypatch.setenv("KURS_MODUS", "aws")
+    monkeypatch.setenv("KURS_AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
+    monkeypatch.delenv("KURS_AWS_MQTT_PORT", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sky.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAKURSTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ikke-hemmelig")
+    aws_mode.reset()
+    notebook.reset()
+    yield
+    aws_mode.reset()
+    notebook.reset()
+
+
+CLOUD_ENV = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "KURS_MQTT_HOST", "KURS_MQTT_PORT", "KURS_MQTTS_PORT", "KURS_CA_FILE")
+
+
+@pytest.fixture
+def own_cloud_home(tmp_path, monkeypatch):  # noqa: ANN001 - fixture
+    """A private KURS_HOME for a test that starts its own clouds; whatever kurs.sky.start() sets in
+    the environment (and any session cloud's settings) comes back afterwards."""
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    for key in CLOUD_ENV:
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+        else:
+            monkeypatch.delenv(key, raising=False)
+    yield tmp_path
+    import boto3
+
+    boto3.DEFAULT_SESSION = None

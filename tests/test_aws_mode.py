@@ -17,21 +17,6 @@ from kurs.provisioning.endpoint import amazon_root_ca
 LOCAL_ACCOUNT = "123456789012"  # the local cloud's (moto's) account
 
 
-@pytest.fixture
-def aws_env(sky, monkeypatch, tmp_path):
-    """aws mode, with credentials that are not the local cloud's, sent to the local cloud."""
-    monkeypatch.setenv("KURS_MODUS", "aws")
-    monkeypatch.setenv("KURS_AWS_REGION", "eu-west-1")
-    monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
-    monkeypatch.delenv("KURS_AWS_MQTT_PORT", raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sky.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAKURSTEST")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ikke-hemmelig")
-    aws_mode.reset()
-    yield
-    aws_mode.reset()
-
-
 def _count_requests() -> list[str]:
     sent: list[str] = []
     aws_mode.session().events.register(

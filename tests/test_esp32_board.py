@@ -6,7 +6,6 @@ import json
 import re
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,15 +40,6 @@ def make_app(root: Path, init_js: str, *, name: str = "testapp", extra_libs: str
     for fname, content in (files or {}).items():
         (app / "fs" / fname).write_text(textwrap.dedent(content))
     return app
-
-
-@pytest.fixture
-def boards() -> Iterator[list[VirtualBoard]]:
-    made: list[VirtualBoard] = []
-    yield made
-    for board in made:
-        board.close()
-        print(f"--- console of {board.device_id} ---\n{board.console}")  # shown when a test fails
 
 
 def run(boards: list[VirtualBoard], app: str | Path, **kwargs) -> VirtualBoard:

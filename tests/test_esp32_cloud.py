@@ -22,15 +22,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def boards() -> Iterator[list[VirtualBoard]]:
-    made: list[VirtualBoard] = []
-    yield made
-    for board in made:
-        board.close()
-        print(f"--- console of {board.device_id} ---\n{board.console}")  # shown when a test fails
-
-
 def run(boards: list[VirtualBoard], app: str, **kwargs) -> VirtualBoard:
     board = VirtualBoard(app, device_id=kwargs.pop("device_id", None) or unique(app), **kwargs)
     boards.append(board)

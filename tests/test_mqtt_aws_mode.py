@@ -22,23 +22,6 @@ ARN = f"arn:aws:iot:eu-west-1:{LOCAL_ACCOUNT}"
 
 
 @pytest.fixture
-def aws_env(sky, monkeypatch):
-    """aws mode, with credentials that are not the local cloud's, sent to the local cloud."""
-    monkeypatch.setenv("KURS_MODUS", "aws")
-    monkeypatch.setenv("KURS_AWS_REGION", "eu-west-1")
-    monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
-    monkeypatch.delenv("KURS_AWS_MQTT_PORT", raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sky.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAKURSTEST")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ikke-hemmelig")
-    aws_mode.reset()
-    notebook.reset()
-    yield
-    aws_mode.reset()
-    notebook.reset()
-
-
-@pytest.fixture
 def confirmed(aws_env, monkeypatch):
     monkeypatch.setenv("KURS_AWS_KONTO", LOCAL_ACCOUNT)
 

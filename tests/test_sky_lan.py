@@ -3,7 +3,6 @@ network (and nothing else), and a board that is not virtual is given that addres
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import ssl
@@ -42,30 +41,19 @@ def test_a_network_address_gets_a_new_server_certificate_from_the_same_ca(tmp_pa
 # --- a cloud on the network -----------------------------------------------------------------
 
 @pytest.fixture
-def lan_cloud(tmp_path, monkeypatch):
-    """A local cloud started with lan=True in its own KURS_HOME; the environment comes back after."""
+def lan_cloud(own_cloud_home):  # noqa: ANN001 - fixture
+    """A local cloud started with lan=True in its own KURS_HOME."""
     from kurs import sky
     from kurs.sky.lan import lan_address
+    from kurs.sky.process import free_port, terminate
 
     try:
         address = lan_address()
     except CourseError:
         pytest.skip("this machine has no network address besides loopback")
-    monkeypatch.setenv("KURS_HOME", str(tmp_path))
-    for key in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "KURS_MQTT_HOST", "KURS_MQTT_PORT", "KURS_MQTTS_PORT", "KURS_CA_FILE"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])  # restored afterwards, whatever start() sets
-        else:
-            monkeypatch.delenv(key, raising=False)
-    from kurs.sky.process import free_port, terminate
-
     info = sky.start(http_port=free_port(), mqtt_port=free_port(), mqtts_port=free_port(), lan=True, quiet=True)
     yield info, address
     terminate(info)
-    import boto3
-
-    boto3.DEFAULT_SESSION = None
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -106,13 +94,10 @@ def test_a_client_without_a_certificate_gets_no_connack_on_the_network(lan_cloud
 
 
 @pytest.mark.integration
-def test_asking_for_the_network_while_a_local_only_cloud_runs_says_what_to_do(tmp_path, monkeypatch):
+def test_asking_for_the_network_while_a_local_only_cloud_runs_says_what_to_do(own_cloud_home):
     from kurs import sky
     from kurs.sky.process import free_port, terminate
 
-    monkeypatch.setenv("KURS_HOME", str(tmp_path))
-    for key in ("AWS_ENDPOINT_URL", "KURS_MQTT_HOST", "KURS_MQTT_PORT", "KURS_MQTTS_PORT", "KURS_CA_FILE"):
-        monkeypatch.setenv(key, os.environ.get(key, ""))
     info = sky.start(http_port=free_port(), mqtt_port=free_port(), mqtts_port=free_port(), quiet=True)
     try:
         with pytest.raises(CourseError, match="uten --lan") as caught:

@@ -27,22 +27,14 @@ ALLOW_ALL = json.dumps({"Version": "2012-10-17",
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A private KURS_HOME; the environment (and any session cloud's settings) come back afterwards."""
-    monkeypatch.setenv("KURS_HOME", str(tmp_path))
-    for key in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "KURS_MQTT_HOST", "KURS_MQTT_PORT", "KURS_MQTTS_PORT", "KURS_CA_FILE"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])
-        else:
-            monkeypatch.delenv(key, raising=False)
+def home(own_cloud_home):  # noqa: ANN001 - fixture
+    """A private KURS_HOME and the clouds a test starts there, stopped afterwards."""
     started: list = []
-    yield tmp_path, started
+    yield own_cloud_home, started
     from kurs.sky.process import terminate
 
     for info in started:  # by pid: never another cloud
         terminate(info)
-    boto3.DEFAULT_SESSION = None
 
 
 def _start(started: list, *, same_ports: bool = True):  # noqa: ANN202 - SkyInfo

@@ -418,10 +418,10 @@ def _flash_once(
     )
 
 
-def chip_info(
-    port: str | None = None, *, connect_attempts: int = CONNECT_ATTEMPTS, platform: str = sys.platform
-) -> tuple[str, str]:
-    """``(chip, mac)`` of the board, e.g. ``("ESP32", "24:0a:c4:f7:f2:ad")``; resets it afterwards."""
+@contextmanager
+def _quiet_session(port: str | None, connect_attempts: int, platform: str) -> Iterator[tuple[Any, Any]]:
+    """``(cmds, esp)``: a connected chip for a short job with no progress bar; esptool's errors
+    become Norwegian ones, and its log is kept for them."""
     device = _resolve_port(port, platform)
     cmds = _esptool_cmds()
     lines: list[str] = []
@@ -430,10 +430,18 @@ def chip_info(
             with _esptool_logger(_make_logger(None, lines)):
                 esp = _connect(cmds, device, connect_attempts)
                 with esp:
-                    chip, mac = esp.CHIP_NAME, _read_mac(esp)
-                    cmds.reset_chip(esp, "hard-reset")
+                    yield cmds, esp
         except _esptool_errors() as exc:
             raise explain_esptool_error(exc, device, platform, log=lines) from exc
+
+
+def chip_info(
+    port: str | None = None, *, connect_attempts: int = CONNECT_ATTEMPTS, platform: str = sys.platform
+) -> tuple[str, str]:
+    """``(chip, mac)`` of the board, e.g. ``("ESP32", "24:0a:c4:f7:f2:ad")``; resets it afterwards."""
+    with _quiet_session(port, connect_attempts, platform) as (cmds, esp):
+        chip, mac = esp.CHIP_NAME, _read_mac(esp)
+        cmds.reset_chip(esp, "hard-reset")
     return chip, mac
 
 
@@ -441,17 +449,8 @@ def erase(
     port: str | None = None, *, connect_attempts: int = CONNECT_ATTEMPTS, platform: str = sys.platform
 ) -> None:
     """Erase the whole flash (firmware, configuration and files) of the board on ``port``."""
-    device = _resolve_port(port, platform)
-    cmds = _esptool_cmds()
-    lines: list[str] = []
-    with _flash_lock:
-        try:
-            with _esptool_logger(_make_logger(None, lines)):
-                esp = _connect(cmds, device, connect_attempts)
-                with esp:
-                    esp = cmds.run_stub(esp)
-                    cmds.attach_flash(esp)
-                    cmds.erase_flash(esp)
-                    cmds.reset_chip(esp, "hard-reset")
-        except _esptool_errors() as exc:
-            raise explain_esptool_error(exc, device, platform, log=lines) from exc
+    with _quiet_session(port, connect_attempts, platform) as (cmds, esp):
+        esp = cmds.run_stub(esp)
+        cmds.attach_flash(esp)
+        cmds.erase_flash(esp)
+        cmds.reset_chip(esp, "hard-reset")
