@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from kurs import mqtt, serverless
-from kurs.sky.rules import run_lambda
+from kurs.sky.awslambda.runner import run_lambda
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kurs.errors import CourseError
-from kurs.sky.rules import lambda_runner
-from kurs.sky.rules.lambda_runner import run_lambda, shutdown, unpack
+from kurs.sky.awslambda import runner as lambda_runner
+from kurs.sky.awslambda.runner import run_lambda, shutdown, unpack
 
 HANDLER_CODE = """
 import os
@@ -161,7 +161,7 @@ def test_handler_in_a_subfolder(invoke):
 
 
 def test_module_names_of_the_local_cloud_do_not_shadow_the_learners(invoke):
-    # lambda_bootstrap.py lives next to sql.py and engine.py; a learner's sql.py must win.
+    # bootstrap.py lives in the kurs package; a learner's sql.py must win.
     own = package(
         {
             "sql.py": "WHO = 'elevens'\n",

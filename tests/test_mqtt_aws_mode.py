@@ -105,7 +105,7 @@ def test_the_broker_holds_the_notebook_to_its_policy(confirmed):
 ])
 def test_the_notebook_policy_allows_the_course_topics_and_nothing_else(action, name, allowed):
     from kurs.provisioning.device_policy import wrap
-    from kurs.sky.policy import Context, evaluate, parse, resource_arn
+    from kurs.sky.broker.policy import Context, evaluate, parse, resource_arn
 
     policy = parse(json.dumps(wrap(notebook.statements(ARN))), "kurs-notatbok")
     client = name if action == "iot:Connect" else "kurs-notatbok-1a2b3c4d"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kurs.provisioning import device_policy
-from kurs.sky.policy import Context, MalformedPolicy, evaluate, parse, resource_arn, wildcard_match
+from kurs.sky.broker.policy import Context, MalformedPolicy, evaluate, parse, resource_arn, wildcard_match
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}"

@@ -40,7 +40,7 @@ from typing import Any
 
 from kurs.sky.info import ACCOUNT_ID, REGION, sky_dir
 
-log = logging.getLogger("kurs.sky.lagring")
+log = logging.getLogger(__name__)
 
 FORMAT = "kurs-sky-tilstand"
 FORMAT_VERSION = 1
@@ -429,9 +429,13 @@ class Store:
 
     def install_http_hook(self) -> None:
         """Mark the snapshot dirty after every control-plane request that may change state."""
-        global _on_request
-        _on_request = self.mark_dirty
-        _patch_moto_responses()
+        from kurs.sky import moto_patches
+
+        def after(action: str) -> None:
+            if not action.startswith(_READ_ONLY_PREFIXES):
+                self.mark_dirty()
+
+        moto_patches.after_each_request(after)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lagring", daemon=True)
@@ -483,29 +487,3 @@ class Store:
             self._thread.join(timeout=5)
         if self._dirty.is_set():
             self.save()
-
-
-_on_request: Callable[[], None] | None = None
-
-
-def _patch_moto_responses() -> None:
-    """Wrap moto's one entry point for every API action (once per process)."""
-    from moto.core.responses import BaseResponse
-
-    if getattr(BaseResponse.call_action, "_kurs_persistence", False):
-        return
-    original = BaseResponse.call_action
-
-    def call_action(self: BaseResponse) -> Any:
-        try:
-            return original(self)
-        finally:
-            try:
-                action = str(self._get_action() or "")
-            except Exception:
-                action = ""
-            if _on_request is not None and not action.startswith(_READ_ONLY_PREFIXES):
-                _on_request()
-
-    call_action._kurs_persistence = True  # type: ignore[attr-defined]
-    BaseResponse.call_action = call_action

@@ -15,11 +15,11 @@ import sys
 
 from kurs.sky import ca
 from kurs.sky.broker import CloudBroker, broker_config
+from kurs.sky.broker.dataplane import DataPlane
 from kurs.sky.controlplane import CertificateRegistry, MotoServer
 from kurs.sky.info import HOST, SkyInfo, log_file, sky_dir, state_file
-from kurs.sky.services import DataPlane
 
-log = logging.getLogger("kurs.sky")
+log = logging.getLogger(__name__)
 
 
 def _setup_logging() -> None:

@@ -4,7 +4,7 @@
 by its SHA-256) and returns a :class:`LambdaResult`: the handler's return value, or the error
 the AWS Python runtime would report, plus everything the function printed in that call.
 
-The code runs in ``lambda_bootstrap.py`` workers, each a long-lived interpreter with the code
+The code runs in ``bootstrap.py`` workers, each a long-lived interpreter with the code
 folder first on ``sys.path`` that imports the handler module once (module-level code runs once,
 like a warm Lambda container; importing may take up to 10 s, as Lambda's init phase may) and
 then serves invocations. Workers are pooled by function, code and configuration: new code or
@@ -36,7 +36,7 @@ from typing import Any
 
 from kurs.errors import CourseError
 
-BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 INIT_ALLOWANCE_S = 10.0  # Lambda's init phase limit
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024  # Lambda's limit for an unzipped package
 MAX_LOG_BYTES = 256 * 1024

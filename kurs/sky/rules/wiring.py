@@ -3,7 +3,7 @@
 - Rules come from moto's in-process IoT backend on every message, so a rule created,
   replaced, disabled or deleted through boto3 acts at once.
 - ``republish`` publishes through the data plane (subscribers, shadow and rules see it);
-  ``lambda`` runs the deployed function (see :mod:`kurs.sky.lambda_service`); DynamoDB
+  ``lambda`` runs the deployed function (see :mod:`kurs.sky.awslambda.service`); DynamoDB
   actions use a boto3 client pointed at this process's own moto server.
 - ``create_topic_rule`` / ``replace_topic_rule`` check the SQL first and answer
   ``SqlParseException`` (400) like AWS; a rule created without ``awsIotSqlVersion`` gets
@@ -18,12 +18,12 @@ import os
 import threading
 from typing import Any
 
+from kurs.sky.awslambda.service import LambdaService
 from kurs.sky.info import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION, SkyInfo
-from kurs.sky.lambda_service import LambdaService
 from kurs.sky.rules import ActionRunner, RulesEngine, SqlParseError, parse
 from kurs.sky.rules.sql import AWS_DEFAULT_VERSION
 
-log = logging.getLogger("kurs.sky.regler")
+log = logging.getLogger(__name__)
 
 
 _endpoint: str | None = None
@@ -108,39 +108,8 @@ def check_sql(sql: Any, version: Any) -> None:
 
 
 def attach_http(rules: LocalRules) -> None:
-    """Patch moto's HTTP side: SQL checks on topic rules, and Lambda Invoke running the code."""
-    from moto.iot.responses import IoTResponse
+    """moto's HTTP side: SQL checks on topic rules, and Lambda Invoke running the code."""
+    from kurs.sky import moto_patches
 
-    def _rule_args(self: IoTResponse) -> dict[str, Any]:
-        sql = self._get_param("sql")
-        version = self._get_param("awsIotSqlVersion")
-        check_sql(sql, version)
-        return {
-            "rule_name": self._get_param("ruleName"),
-            "description": self._get_param("description"),
-            "rule_disabled": self._get_param("ruleDisabled"),
-            "actions": self._get_param("actions"),
-            "error_action": self._get_param("errorAction"),
-            "sql": sql,
-            "aws_iot_sql_version": version or AWS_DEFAULT_VERSION,  # AWS's default, not moto's
-        }
-
-    def create_topic_rule(self: IoTResponse) -> Any:
-        from moto.core.responses import EmptyResult
-
-        args = _rule_args(self)
-        self.iot_backend.create_topic_rule(**args)
-        log.info("Regel «%s» er opprettet (%s).", args["rule_name"], args["sql"])
-        return EmptyResult()
-
-    def replace_topic_rule(self: IoTResponse) -> Any:
-        from moto.core.responses import EmptyResult
-
-        args = _rule_args(self)
-        self.iot_backend.replace_topic_rule(**args)
-        log.info("Regel «%s» er erstattet (%s).", args["rule_name"], args["sql"])
-        return EmptyResult()
-
-    IoTResponse.create_topic_rule = create_topic_rule
-    IoTResponse.replace_topic_rule = replace_topic_rule
-    rules.lambdas.install()
+    moto_patches.topic_rules(check_sql, AWS_DEFAULT_VERSION)
+    moto_patches.lambda_invoke(rules.lambdas.invoke_api)

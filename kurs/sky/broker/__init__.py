@@ -33,7 +33,7 @@ from amqtt.mqtt.constants import QOS_1
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import OUTGOING, Session
 
-log = logging.getLogger("kurs.sky.broker")
+log = logging.getLogger(__name__)
 
 # AWS IoT Core limits (AWS IoT developer guide, "AWS IoT Core message broker and protocol limits").
 MAX_PAYLOAD = 128 * 1024

@@ -2,7 +2,7 @@
 
 moto stores functions (zip, handler, runtime, timeout, environment) but runs them in docker,
 which a course machine does not have. Here the same deployed zip runs through
-:func:`kurs.sky.rules.run_lambda` in warm Python worker processes:
+:func:`kurs.sky.awslambda.runner.run_lambda` in warm Python worker processes:
 
 - boto3 ``lambda.invoke``: RequestResponse answers with the return value, or with AWS's
   error document and ``FunctionError: Unhandled``; Event is queued and answered 202 at once;
@@ -27,10 +27,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from kurs.sky.awslambda.runner import LambdaResult, run_lambda, shutdown
 from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION
-from kurs.sky.rules.lambda_runner import LambdaResult, run_lambda, shutdown
 
-log = logging.getLogger("kurs.sky.lambda")
+log = logging.getLogger(__name__)
 
 IOT_PRINCIPAL = "iot.amazonaws.com"
 MAX_LOG_LINES = 40  # of a function's output, in the cloud log (CloudWatch Logs keeps all of it)
@@ -192,37 +192,31 @@ class LambdaService:
 
     # --- boto3 lambda.invoke -------------------------------------------------------------------------
 
-    def install(self) -> None:
-        """Make moto's ``LambdaFunction.invoke`` (the Invoke API) run the code here."""
+    def invoke_api(self, fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        """The Invoke API (boto3 ``lambda.invoke``) for moto's function ``fn``: run the code here."""
         from moto.awslambda.exceptions import LambdaClientError
-        from moto.awslambda.models import LambdaFunction
 
-        service = self
-
-        def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-            try:
-                event = json.loads(body) if body else {}
-            except ValueError as exc:
-                raise LambdaClientError("InvalidRequestContentException",
-                                        f"Could not parse request body into json: {exc}") from exc
-            kind = request_headers.get("x-amz-invocation-type", "RequestResponse")
-            response_headers["x-amz-executed-version"] = str(fn.version)
-            if kind == "DryRun":
-                return b""
-            if kind == "Event":
-                service.submit(fn, event, caller="invoke (Event)", note=RETRY_NOTE)
-                return b""
-            result = service.run(fn, event, caller="invoke (RequestResponse)")
-            tail = service.full_log(fn, result).encode("utf-8")[-TAIL_BYTES:]
-            response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
-            if result.ok:
-                return json.dumps(result.payload).encode("utf-8")
-            response_headers["x-amz-function-error"] = "Unhandled"
-            error = dict(result.error or {})
-            error.setdefault("requestId", result.request_id)
-            return json.dumps(error).encode("utf-8")
-
-        LambdaFunction.invoke = invoke
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as exc:
+            raise LambdaClientError("InvalidRequestContentException",
+                                    f"Could not parse request body into json: {exc}") from exc
+        kind = request_headers.get("x-amz-invocation-type", "RequestResponse")
+        response_headers["x-amz-executed-version"] = str(fn.version)
+        if kind == "DryRun":
+            return b""
+        if kind == "Event":
+            self.submit(fn, event, caller="invoke (Event)", note=RETRY_NOTE)
+            return b""
+        result = self.run(fn, event, caller="invoke (RequestResponse)")
+        tail = self.full_log(fn, result).encode("utf-8")[-TAIL_BYTES:]
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+        if result.ok:
+            return json.dumps(result.payload).encode("utf-8")
+        response_headers["x-amz-function-error"] = "Unhandled"
+        error = dict(result.error or {})
+        error.setdefault("requestId", result.request_id)
+        return json.dumps(error).encode("utf-8")
 
     def reset(self) -> None:
         """Drop queued invocations (the instructor's reset); running ones finish."""

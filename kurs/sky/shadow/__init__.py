@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("kurs.sky.shadow")
+log = logging.getLogger(__name__)
 
 MAX_STATE_BYTES = 8 * 1024
 MAX_PAYLOAD_BYTES = 128 * 1024

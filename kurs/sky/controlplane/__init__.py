@@ -12,30 +12,11 @@ from typing import Any
 from kurs.sky.broker import Principal
 from kurs.sky.info import ACCOUNT_ID, REGION
 
-log = logging.getLogger("kurs.sky.controlplane")
+log = logging.getLogger(__name__)
 
 # describe_endpoint: moto invents a random *.amazonaws.com host on every call. Locally the
 # broker is on this machine, and our TLS server certificate is issued for "localhost".
 LOCAL_ENDPOINT = "localhost"
-
-
-def configure_moto() -> None:
-    """Settings that make moto behave more like AWS; call before the first request."""
-    from moto.core.config import default_user_config
-
-    # Certificate ids are the SHA-256 of the DER certificate, as on AWS (moto's default hashes the PEM).
-    default_user_config.setdefault("iot", {})["use_valid_cert"] = True
-
-    from moto.iot import models as iot_models
-
-    def _local_endpoint(self: Any, endpoint_type: str) -> Any:
-        endpoint = iot_models.FakeEndpoint(endpoint_type, self.region_name)  # validates the type
-        if endpoint_type in ("iot:Data", "iot:Data-ATS"):
-            endpoint.endpoint = LOCAL_ENDPOINT
-        self.endpoint = endpoint
-        return endpoint
-
-    iot_models.IoTBackend.describe_endpoint = _local_endpoint
 
 
 def iot_backend() -> Any:
@@ -50,7 +31,9 @@ class MotoServer:
     def __init__(self, host: str, port: int) -> None:
         from moto.server import ThreadedMotoServer
 
-        configure_moto()
+        from kurs.sky import moto_patches
+
+        moto_patches.registry(LOCAL_ENDPOINT)
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
 
     def start(self) -> None:

@@ -1,6 +1,6 @@
-"""A warm Lambda execution environment: one child Python process (started by lambda_runner).
+"""A warm Lambda execution environment: one child Python process (started by runner.py).
 
-Usage: ``python -I -u lambda_bootstrap.py <config.json> <request fd> <response fd>``.
+Usage: ``python -I -u bootstrap.py <config.json> <request fd> <response fd>``.
 
 Like a real Lambda container, it imports the handler module once (the init phase, whose
 output goes to the log the process was started with) and then serves invocations one at a

@@ -11,7 +11,7 @@ from typing import Any
 
 from kurs.sky.broker import CloudBroker, Principal
 
-log = logging.getLogger("kurs.sky.services")
+log = logging.getLogger(__name__)
 
 # What the broker asks -> the AWS IoT policy action it stands for.
 _IOT_ACTIONS = {"connect": "iot:Connect", "publish": "iot:Publish", "subscribe": "iot:Subscribe",
@@ -24,7 +24,7 @@ class DataPlane:
     def __init__(self, shadow: Any = None, rules: Any = None, policies: Any = None) -> None:
         self.shadow = shadow
         self.rules = rules
-        self.policies = policies  # kurs.sky.policy.PolicyEnforcer, or None to allow everything
+        self.policies = policies  # kurs.sky.broker.policy.PolicyEnforcer, or None to allow everything
         self._receive_denials_logged: set[tuple[str, str]] = set()
         # Run after the instructor's reset, e.g. kurs.sky.persistence deletes the saved snapshot.
         self.reset_hooks: list[Callable[[], None]] = []
@@ -90,7 +90,7 @@ class DataPlane:
         return False
 
     def _log_denial(self, principal: Principal, client_id: str, iot_action: str, name: str, decision: Any) -> None:
-        from kurs.sky.policy import resource_arn
+        from kurs.sky.broker.policy import resource_arn
 
         if iot_action == "iot:Receive":  # once per client and topic: a subscriber can get many
             key = (client_id, name)
