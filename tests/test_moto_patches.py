@@ -34,3 +34,13 @@ def test_patching_twice_replaces_instead_of_wrapping() -> None:
     finally:
         MotoAPIBackend.reset = moto_patches._ORIGINALS[(MotoAPIBackend, "reset")]
     assert calls == ["second"]
+
+
+@pytest.mark.parametrize(("module", "cls", "attr"), moto_patches.ADDED,
+                         ids=[f"{c}.{a}" for _, c, a in moto_patches.ADDED])
+def test_added_attribute_is_still_missing_from_pinned_moto(module: str, cls: str, attr: str) -> None:
+    # If moto grows its own, ours would shadow it silently: look at moto's and decide.
+    owner = getattr(importlib.import_module(module), cls)
+    current = getattr(owner, attr, None)
+    assert current is None or "kurs.sky.moto_patches" in getattr(current, "__module__", ""), (
+        f"moto now has its own {cls}.{attr}: compare it with ours in kurs/sky/moto_patches.py")

@@ -8,6 +8,8 @@ touched, so ``tests/test_moto_patches.py`` fails loudly when a moto release rena
 - ``registry``: policy documents validated (MalformedPolicyException), CSR certificates that
   fit the requester's key, and ``describe_endpoint`` naming this machine;
 - ``iot_data``: iot-data's HTTP publish and shadow calls go to our data plane (one truth with MQTT);
+  ``iot_data_publish`` checks a publish as AWS does (topic, 128 KB, QoS) and honours retain;
+  ``iot_data_retained`` adds ListRetainedMessages/GetRetainedMessage (moto has neither: 500);
 - ``moto_reset``: ``POST /moto-api/reset`` also empties our services;
 - ``topic_rules``: create/replace_topic_rule check the SQL as AWS does;
 - ``lambda_invoke``: the Invoke API runs the function's code here (moto would use docker);
@@ -40,6 +42,13 @@ PATCHED: tuple[tuple[str, str, str], ...] = (
     ("moto.iot.responses", "IoTResponse", "replace_topic_rule"),
     ("moto.awslambda.models", "LambdaFunction", "invoke"),
     ("moto.core.responses", "BaseResponse", "call_action"),
+)
+
+# (module, class, attribute) that moto does not have and we add (a moto release that adds one
+# would be shadowed by ours: tests/test_moto_patches.py says so).
+ADDED: tuple[tuple[str, str, str], ...] = (
+    ("moto.iotdata.responses", "IoTDataPlaneResponse", "list_retained_messages"),
+    ("moto.iotdata.responses", "IoTDataPlaneResponse", "get_retained_message"),
 )
 
 
@@ -127,13 +136,8 @@ def iot_data(plane: Any) -> None:
     """Point moto's iot-data HTTP handlers at our data plane (``kurs.sky.broker.dataplane``)."""
     from moto.iotdata.responses import IoTDataPlaneResponse
 
-    def publish(self: IoTDataPlaneResponse) -> str:
-        topic = self.path.split("/topics/")[-1]
-        topic = unquote(topic) if "%" in topic else topic
-        plane.publish_threadsafe(topic, self.body or b"")
-        return json.dumps({})
-
-    _set(IoTDataPlaneResponse, "publish", publish)
+    iot_data_publish(plane)
+    iot_data_retained(plane)
 
     shadow = plane.shadow
     if shadow is None:
@@ -173,6 +177,93 @@ def iot_data(plane: Any) -> None:
     _set(IoTDataPlaneResponse, "get_thing_shadow", get_thing_shadow)
     _set(IoTDataPlaneResponse, "delete_thing_shadow", delete_thing_shadow)
     _set(IoTDataPlaneResponse, "list_named_shadows_for_thing", list_named_shadows_for_thing)
+
+
+def _aws_error(status: int, error_type: str, message: str) -> tuple[int, dict[str, Any], str]:
+    # moto takes the status from the "status" header, not the tuple
+    return status, {"status": status, "x-amzn-ErrorType": error_type}, json.dumps({"message": message})
+
+
+def iot_data_publish(plane: Any) -> None:
+    """iot-data Publish as AWS IoT answers it (API reference "Publish",
+    https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_Publish.html): ``qos`` 0 or 1,
+    ``retain`` keeps the message (an empty payload deletes it), a payload over 128 KB is
+    RequestEntityTooLargeException (413) and a topic AWS IoT refuses InvalidRequestException (400)."""
+    from moto.iotdata.responses import IoTDataPlaneResponse
+
+    from kurs.sky.broker.topics import MAX_PAYLOAD, topic_problem
+
+    def publish(self: IoTDataPlaneResponse) -> object:
+        topic = self.path.split("/topics/", 1)[-1]
+        topic = unquote(topic) if "%" in topic else topic
+        payload = self.body or b""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        qos_text = self.querystring.get("qos", ["0"])[0]
+        retain = self.querystring.get("retain", ["false"])[0].lower() == "true"
+        problem = topic_problem(topic)
+        if problem is None and qos_text not in ("0", "1"):
+            problem = f"QoS {qos_text} støttes ikke av AWS IoT (bruk 0 eller 1)"
+        if problem is not None:
+            log.warning("HTTP-publisering avvist: %s.", problem)
+            return _aws_error(400, "InvalidRequestException", f"Ugyldig publisering: {problem}.")
+        if len(payload) > MAX_PAYLOAD:
+            log.warning("HTTP-publisering til %r avvist: meldingen er %d byte, grensen er %d KB.", topic,
+                        len(payload), MAX_PAYLOAD // 1024)
+            return _aws_error(413, "RequestEntityTooLargeException",
+                              f"Meldingen er {len(payload)} byte; AWS IoT tar imot høyst {MAX_PAYLOAD // 1024} KB.")
+        plane.publish_threadsafe(topic, payload, qos=int(qos_text), retain=retain)
+        return json.dumps({})
+
+    _set(IoTDataPlaneResponse, "publish", publish)
+
+
+def iot_data_retained(plane: Any) -> None:
+    """ListRetainedMessages and GetRetainedMessage over the broker's retained store
+    (API reference, https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_ListRetainedMessages.html
+    and .../API_iotdata_GetRetainedMessage.html). moto has neither, so they answered HTTP 500."""
+    import asyncio
+    import base64
+
+    from moto.iotdata.responses import IoTDataPlaneResponse
+
+    def _on_loop(read: Callable[[Any], Any]) -> Any:
+        # The broker's store belongs to its event loop; moto answers on its own threads.
+        async def _read() -> Any:
+            return read(plane.broker)
+
+        return asyncio.run_coroutine_threadsafe(_read(), plane.loop).result(timeout=10)
+
+    def list_retained_messages(self: IoTDataPlaneResponse) -> object:
+        try:
+            max_results = int(self.querystring.get("maxResults", ["200"])[0])
+            start = int(self.querystring.get("nextToken", ["0"])[0] or 0)
+        except ValueError:
+            return _aws_error(400, "InvalidRequestException", "maxResults og nextToken må være tall fra et "
+                              "tidligere svar.")
+        if not 1 <= max_results <= 200:
+            return _aws_error(400, "InvalidRequestException", "maxResults må være mellom 1 og 200.")
+        messages = _on_loop(lambda broker: broker.retained_messages())
+        page = messages[start:start + max_results]
+        body: dict[str, Any] = {"retainedTopics": [
+            {"topic": m.topic, "payloadSize": len(m.payload), "qos": m.qos, "lastModifiedTime": m.last_modified_ms}
+            for m in page]}
+        if start + max_results < len(messages):
+            body["nextToken"] = str(start + max_results)
+        return json.dumps(body)
+
+    def get_retained_message(self: IoTDataPlaneResponse) -> object:
+        topic = self.path.split("/retainedMessage/", 1)[-1]
+        topic = unquote(topic) if "%" in topic else topic
+        message = _on_loop(lambda broker: broker.retained_message(topic))
+        if message is None:
+            return _aws_error(404, "ResourceNotFoundException",
+                              f"Det finnes ingen beholdt melding (retained message) på emnet {topic!r}.")
+        return json.dumps({"topic": message.topic, "payload": base64.b64encode(message.payload).decode("ascii"),
+                           "qos": message.qos, "lastModifiedTime": message.last_modified_ms})
+
+    IoTDataPlaneResponse.list_retained_messages = list_retained_messages  # type: ignore[attr-defined]
+    IoTDataPlaneResponse.get_retained_message = get_retained_message  # type: ignore[attr-defined]
 
 
 def moto_reset(on_reset: Callable[[], None]) -> None:

@@ -33,6 +33,7 @@ from amqtt.mqtt.constants import QOS_1
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import OUTGOING, Session
 
+from kurs.sky.broker.retained import RetainedMessage
 from kurs.sky.broker.topics import (  # noqa: F401 - re-exported
     AWS_RESERVED_PREFIX,
     MAX_CLIENT_ID_BYTES,
@@ -153,6 +154,8 @@ class CloudBroker(Broker):
         self._presence_info: dict[str, dict[str, Any]] = {}
         # Called with {client id: info} whenever a client connects or disconnects.
         self.on_presence: Callable[[dict[str, dict[str, Any]]], None] | None = None
+        # amqtt keeps no time for its retained messages; ListRetainedMessages reports one.
+        self._retained_times: dict[str, int] = {}
 
     # --- connections -------------------------------------------------------------------
     async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> tuple[BrokerProtocolHandler, Session]:
@@ -299,14 +302,46 @@ class CloudBroker(Broker):
 
     async def publish(self, topic: str, payload: bytes, client_id: str = "", session: Session | None = None,
                       *, retain: bool = False, qos: int | None = None) -> None:
-        """Route one message to subscribers, then to the cloud's services (shadow, rules)."""
+        """Route one message to subscribers, then to the cloud's services (shadow, rules).
+
+        ``retain`` keeps it for future subscribers (an empty payload deletes the retained
+        message), also for publishes without a session (iot-data Publish over HTTP).
+        """
         await self._broadcast_message(session, topic, payload)
-        if retain and session is not None:
-            await self.retain_message(session, topic, payload, qos)
+        if retain:
+            await self.retain_message(session, topic, payload, qos or 0)
         try:
             await self._on_publish(topic, payload, client_id, self.principals.get(client_id))
         except Exception:  # a service bug must never take the broker down
             log.exception("Feil i skytjenestene for en melding på %r", topic)
+
+    # --- retained messages (ListRetainedMessages / GetRetainedMessage) --------------------
+    async def retain_message(self, source_session: Session | None, topic_name: str | None,
+                             data: bytes | bytearray | None, qos: int | None = None) -> None:
+        await super().retain_message(source_session, topic_name, data, qos)
+        if topic_name is None:
+            return
+        if topic_name in self._retained_messages:
+            self._retained_times[topic_name] = int(time.time() * 1000)
+        else:
+            self._retained_times.pop(topic_name, None)
+
+    def retained_messages(self) -> list[RetainedMessage]:  # type: ignore[override] - amqtt's is a dict property
+        """Every retained message, by topic. Call on the broker's event loop."""
+        return [self._as_retained(topic) for topic in sorted(self._retained_messages)]
+
+    def retained_message(self, topic: str) -> RetainedMessage | None:
+        """The message retained on exactly this topic, or None. Call on the broker's event loop."""
+        return self._as_retained(topic) if topic in self._retained_messages else None
+
+    def clear_retained_messages(self) -> None:
+        self._retained_messages.clear()
+        self._retained_times.clear()
+
+    def _as_retained(self, topic: str) -> RetainedMessage:
+        message = self._retained_messages[topic]
+        return RetainedMessage(topic=topic, payload=bytes(message.data or b""), qos=int(message.qos or 0),
+                               last_modified_ms=self._retained_times.get(topic, 0))
 
     async def send(self, topic: str, payload: bytes) -> None:
         """Deliver a message from the cloud itself (shadow replies): subscribers only."""

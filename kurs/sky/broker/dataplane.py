@@ -126,10 +126,12 @@ class DataPlane:
         asyncio.get_running_loop().create_task(entry[1].handle_connection_closed())
 
     # --- called from other threads (moto's HTTP handlers, the rules engine) -------------
-    def publish_threadsafe(self, topic: str, payload: bytes, client_id: str = "") -> None:
+    def publish_threadsafe(self, topic: str, payload: bytes, client_id: str = "", *, qos: int = 0,
+                           retain: bool = False) -> None:
         """Publish as if a client did (iot-data Publish, rule republish), and wait until routed."""
         assert self.broker is not None and self.loop is not None
-        fut = asyncio.run_coroutine_threadsafe(self.broker.publish(topic, payload, client_id), self.loop)
+        fut = asyncio.run_coroutine_threadsafe(
+            self.broker.publish(topic, payload, client_id, qos=qos, retain=retain), self.loop)
         fut.result(timeout=10)
 
     def deliver_threadsafe(self, messages: list[Any]) -> None:
@@ -147,7 +149,7 @@ class DataPlane:
         if self.shadow is not None:
             self.shadow.reset()
         if self.broker is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(self.broker.retained_messages.clear)
+            self.loop.call_soon_threadsafe(self.broker.clear_retained_messages)
         if self.rules is not None and hasattr(self.rules, "reset"):
             self.rules.reset()
         for hook in self.reset_hooks:

@@ -88,7 +88,7 @@ def build(plane: Any) -> LocalRules:
     lambdas = LambdaService(own_endpoint)
 
     def publish(topic: str, payload: bytes, qos: int) -> None:
-        plane.publish_threadsafe(topic, payload)
+        plane.publish_threadsafe(topic, payload, qos=qos)
 
     actions = ActionRunner(publish=publish, invoke_lambda=lambdas.invoke_from_rule,
                            dynamodb=_LazyClient("dynamodb"))
