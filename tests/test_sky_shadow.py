@@ -77,8 +77,10 @@ def test_reset_empties_registry_and_shadows_but_keeps_serving(sky, iot, iot_data
 
     iot.create_thing(thingName="foer-reset")
     iot_data.update_thing_shadow(thingName="foer-reset", payload=json.dumps({"state": {"reported": {"a": 1}}}))
+    iot_data.publish(topic="foer-reset/beholdt", retain=True, payload=b"1")
     sky_mod.reset(quiet=True)
     assert iot.list_things()["things"] == []
+    assert iot_data.list_retained_messages()["retainedTopics"] == []  # retained messages go too
     with pytest.raises(ClientError):
         iot_data.get_thing_shadow(thingName="foer-reset")
     with mqtt.Monitor("etter/reset") as mon:
