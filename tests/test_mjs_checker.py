@@ -459,3 +459,49 @@ def test_cli_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sjekk"])
     assert info.value.code == 2
     assert "feil:" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_file_larger_than_a_boards_filesystem_fast(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # Mongoose OS's ESP32 root filesystem is MGOS_ROOT_FS_SIZE ?= 262144 bytes
+    # (https://github.com/cesanta/mongoose-os/blob/master/platforms/esp32/Makefile.build): a bigger
+    # fs/ file can never be uploaded. Before, a 5 MB file took ~30 s and ~1.4 GB in the checker.
+    import time
+
+    from kurs.cli import sjekk
+
+    big = tmp_path / "init.js"
+    big.write_bytes(b"let a = 1;\n" * 500_000)  # 5.5 MB of valid mJS
+    fits = tmp_path / "akkurat.js"
+    fits.write_bytes(b"let a = 1;\n" * (sjekk.BOARD_FS_BYTES // 11))  # just under the limit
+    started = time.monotonic()
+    assert main(["sjekk", str(big)]) == 1
+    assert time.monotonic() - started < 2
+    err = capsys.readouterr().err
+    assert f"«{big}» er for stor for et ESP32-kort" in err and "256 KB" in err
+    assert "bruker noe ekte mJS ikke støtter" not in err
+    assert main(["sjekk", str(fits)]) == 0
+
+
+def test_size_check_reads_no_more_than_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kurs.cli import sjekk
+
+    reads: list[int] = []
+    real_open = open
+
+    def counting_open(path, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        handle = real_open(path, mode, *args, **kwargs)
+        real_read = handle.read
+
+        def read(n=-1):  # noqa: ANN001, ANN202
+            reads.append(n)
+            return real_read(n)
+
+        handle.read = read
+        return handle
+
+    big = tmp_path / "stor.js"
+    big.write_bytes(b"x" * (3 * sjekk.BOARD_FS_BYTES))
+    monkeypatch.setattr("builtins.open", counting_open)
+    assert sjekk._too_big_for_board(big) is not None
+    assert reads == [sjekk.BOARD_FS_BYTES + 1]

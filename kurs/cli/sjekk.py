@@ -36,6 +36,31 @@ def _expand(paths: list[str]) -> tuple[list[Path], list[str]]:
     return files, missing
 
 
+# Mongoose OS's default root filesystem on an ESP32 (SPIFFS), where fs/*.js is stored:
+# MGOS_ROOT_FS_SIZE ?= 262144 in platforms/esp32/Makefile.build of mongoose-os. A JS file larger
+# than the whole filesystem can never be uploaded to a board, so it is refused before the
+# checker (which holds the file and its syntax tree in memory) ever sees it.
+BOARD_FS_BYTES = 262144
+
+
+def _too_big_for_board(path: Path) -> str | None:
+    """A Norwegian refusal when the file cannot fit on a board; reads at most BOARD_FS_BYTES + 1 bytes."""
+    try:
+        with open(path, "rb") as f:
+            size = len(f.read(BOARD_FS_BYTES + 1))
+    except OSError:
+        return None  # the checker reports unreadable files in its own words
+    if size <= BOARD_FS_BYTES:
+        return None
+    try:
+        actual = f"{path.stat().st_size / 1024:.0f} KB"
+    except OSError:
+        actual = f"mer enn {BOARD_FS_BYTES // 1024} KB"
+    return (f"Filen «{path}» er for stor for et ESP32-kort ({actual}): hele filsystemet på kortet "
+            f"(Mongoose OS, SPIFFS) er {BOARD_FS_BYTES // 1024} KB, så den får aldri plass. "
+            "Sjekk at det er riktig fil, og ta bare med koden kortet trenger.")
+
+
 def _check(args: argparse.Namespace) -> int:
     from kurs.errors import CourseError
     from kurs.mjs import check_file
@@ -43,8 +68,13 @@ def _check(args: argparse.Namespace) -> int:
     files, missing = _expand(args.filer)
     for message in missing:
         print(message, file=sys.stderr)
-    failed = 0
+    failed = too_big = 0
     for path in files:
+        refusal = _too_big_for_board(path)
+        if refusal is not None:
+            print(refusal, file=sys.stderr)
+            too_big += 1
+            continue
         try:
             problems = check_file(path)
         except CourseError as exc:
@@ -62,4 +92,4 @@ def _check(args: argparse.Namespace) -> int:
         print(f"\n{failed} {noun} bruker noe ekte mJS ikke støtter.", file=sys.stderr)
     if missing:
         return 2
-    return 1 if failed else 0
+    return 1 if failed or too_big else 0
