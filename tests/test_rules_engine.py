@@ -397,3 +397,38 @@ def test_dynamodb_v1_action_as_in_the_dynamodb_tutorial(dynamodb):
         "wind_velocity",
         "wind_bearing",
     }
+
+
+# --- external SQL functions ----------------------------------------------------------------------
+
+
+class RefusingServices:
+    def thing_shadow(self, thing, shadow, role):  # noqa: ANN001, ANN201
+        from kurs.sky.rules.external import ExternalFunctionError
+
+        raise ExternalFunctionError("get_thing_shadow", f"rollen {role} kan ikke antas av iot.amazonaws.com")
+
+    def call_lambda(self, arn, event):  # noqa: ANN001, ANN201
+        return {"svar": event["n"] * 2}
+
+
+def test_failed_external_function_stops_the_rule_is_logged_and_skips_error_action():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html: the error action
+    # covers rule actions; "To debug SQL issues, including external functions, you can set up AWS IoT logging".
+    cloud = Cloud()
+    cloud.engine._external = RefusingServices()
+    cloud.rules.append(rule("skygge", f"SELECT get_thing_shadow('lys', '{ROLE}') AS s FROM 'knapp'",
+                            [republish("ut")], error_action=republish("feil")))
+    cloud.rules.append(rule("lambda", "SELECT aws_lambda('arn:aws:lambda:eu-west-1:1:function:f', {'n': n}) AS r "
+                                      "FROM 'knapp'", [republish("ut2")]))
+    cloud.send("knapp", {"n": 4})
+    assert cloud.published == [("ut2", b'{"r":{"svar":8}}', 0)]  # the other rule still ran
+    assert any("get_thing_shadow() feilet" in line and "ikke til errorAction" in line for line in cloud.log)
+
+
+def test_set_variable_fills_an_action_template():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html: variables in action templates
+    cloud = Cloud()
+    cloud.rules.append(rule("rom", "SET @rom = topic(2) SELECT temp FROM 'hus/+/temp'", [republish("varsel/${@rom}")]))
+    cloud.send("hus/kjokken/temp", {"temp": 30})
+    assert cloud.messages_on("varsel/kjokken") == [{"temp": 30}]

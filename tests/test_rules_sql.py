@@ -468,7 +468,7 @@ MALFORMED = [
     ("SELECT * FROM 'a' -- a comment", "kommentarer"),
     ("SELECT nosuchfunction(1) AS x FROM 'a'", "finnes ikke"),
     ("SELECT topic(1, 2, 3) AS x FROM 'a'", "tar 0–1 argument"),
-    ("SELECT aws_lambda('arn', *) AS x FROM 'a'", "lokale skyen kan ikke"),
+    ("SELECT get_dynamodb('t', 'k', 'v', 'arn') AS x FROM 'a'", "lokale skyen kan ikke"),
     ("SELECT cast(x AS Banana) AS b FROM 'a'", "kjenner ikke typen"),
     ("SELECT * FROM 'a/#/b'", "«#» kan bare stå alene"),
     ("SELECT * FROM 'a/b+'", "«+» må stå alene"),
@@ -556,3 +556,119 @@ def test_bad_substitution_template_is_refused():
     with pytest.raises(SqlParseError) as info:
         substitute("a/${topic()", b"{}", ctx())
     assert "uten avsluttende" in info.value.message
+
+
+# --- SET clause (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html) -----------
+
+
+def test_set_variable_is_used_in_select():
+    # The guide's "basic usage" example (its division is Int/Int here, so a Decimal literal).
+    sql = "SET @temp_celsius = (temp_fahrenheit - 32) * 5.0 / 9 SELECT @temp_celsius AS celsius, humidity FROM 'device/data'"
+    got = run(sql, {"temp_fahrenheit": 77, "humidity": 60}, "device/data")
+    assert got == {"celsius": 25, "humidity": 60}
+
+
+def test_set_variable_members_in_select_and_where():
+    # The guide's "access members in an embedded JSON object" example, with a WHERE on the variable.
+    sql = ("SET @device_sensor_data = device1.deviceData.sensors "
+           "SELECT @device_sensor_data.temp_fahrenheit AS temp_fahrenheit, @device_sensor_data.humidity AS humidity "
+           "FROM 'device/data' WHERE @device_sensor_data.humidity > 50")
+    payload = {"device1": {"deviceId": "weather_sensor",
+                           "deviceData": {"sensors": {"temp_fahrenheit": 75, "humidity": 60}}}}
+    assert run(sql, payload, "device/data") == {"temp_fahrenheit": 75, "humidity": 60}
+    payload["device1"]["deviceData"]["sensors"]["humidity"] = 40
+    assert run(sql, payload, "device/data") is NOT_TRIGGERED
+
+
+def test_set_several_variables_a_later_one_reads_an_earlier_one():
+    sql = "SET @a = n * 2, @b = @a + 1 SELECT @a AS a, @b AS b FROM 'x'"
+    assert run(sql, {"n": 5}, "x") == {"a": 10, "b": 11}
+
+
+def test_set_variable_in_a_nested_select():
+    sql = "SET @min = 100 SELECT (SELECT v FROM e WHERE v > @min) AS store FROM 'x'"
+    assert run(sql, SENML, "x") == {"store": [{"v": 135}]}
+
+
+def test_set_variable_reaches_substitution_templates():
+    statement = parse("SET @room = upper(topic(2)) SELECT * FROM 'hus/+/temp'")
+    _, variables = statement.run(b"{}", ctx("hus/stue/temp"))
+    assert substitute("varsel/${@room}", b"{}", ctx("hus/stue/temp"), V2, variables) == "varsel/STUE"
+
+
+@pytest.mark.parametrize(("sql", "words"), [
+    ("SET @a = 1, @a = 2 SELECT @a AS a FROM 'x'", ["«@a»", "to ganger"]),  # assigned once only
+    ("SELECT @nope AS a FROM 'x'", ["«@nope»", "ikke satt"]),  # defined before use
+    ("SET @a = @b, @b = 1 SELECT * FROM 'x'", ["«@b»", "ikke satt"]),
+    ("SET @a = 1 SET @b = 2 SELECT * FROM 'x'", ["Uventet"]),  # SET only once
+    ("SET @a > 1 SELECT * FROM 'x'", ["«=»"]),
+    ("SET @" + "v" * 65 + " = 1 SELECT * FROM 'x'", ["lengre enn 64"]),  # names up to 64 characters
+    ("SET @r = 'arn:aws:iam::123456789012:role/r' SELECT get_thing_shadow('t', @r) AS s FROM 'x'",
+     ["roleArn", "variabel"]),  # roleArn parameters do not support variables
+])
+def test_set_rules_from_the_guide_are_enforced_at_create_time(sql, words):
+    with pytest.raises(SqlParseError) as info:
+        parse(sql, V2)
+    assert info.value.aws_code == "SqlParseException"
+    assert all(w in str(info.value) for w in words), str(info.value)
+
+
+def test_a_field_named_set_is_still_a_field():
+    assert run("SELECT set FROM 'x'", {"set": 1}, "x") == {"set": 1}
+
+
+# --- external functions (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html) --
+
+
+class FakeServices:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def thing_shadow(self, thing, shadow, role):  # noqa: ANN001, ANN201
+        self.calls.append(("shadow", thing, shadow, role))
+        return {"state": {"reported": {"alarm": "ON"}}, "version": 3}
+
+    def call_lambda(self, arn, event):  # noqa: ANN001, ANN201
+        self.calls.append(("lambda", arn, event))
+        return {"some": {"value": event.get("payload", event)}}
+
+
+def test_get_thing_shadow_in_where_as_in_the_reference():
+    # The reference's own examples: classic and named shadow, member access on the result.
+    role = "arn:aws:iam::123456789012:role/AllowsThingShadowAccess"
+    services = FakeServices()
+    for sql, shadow in [
+        (f"SELECT * from 'topic/subtopic' WHERE get_thing_shadow(\"MyThing\",\"{role}\").state.reported.alarm = 'ON'",
+         None),
+        ("SELECT * from 'topic/subtopic' WHERE "
+         f"get_thing_shadow(\"MyThing\",\"MyThingShadow\",\"{role}\").state.reported.alarm = 'ON'", "MyThingShadow"),
+    ]:
+        got = parse(sql, V2).evaluate(b'{"n": 1}', ctx(), external=services)
+        assert got == {"n": 1}
+        assert services.calls[-1] == ("shadow", "MyThing", shadow, role)
+
+
+def test_get_thing_shadow_needs_sql_version_2016_03_23():
+    # "Supported by SQL version 2016-03-23 and later."
+    with pytest.raises(SqlParseError):
+        parse("SELECT get_thing_shadow('t', 'arn:aws:iam::1:role/r') AS s FROM 'x'", V1)
+
+
+def test_aws_lambda_passes_an_object_literal_or_the_whole_payload():
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lambda_function"
+    services = FakeServices()
+    sql = f"SELECT aws_lambda(\"{arn}\", {{\"payload\":attribute1}}) as output FROM 'topic-filter'"
+    got = parse(sql, V2).evaluate(b'{"attribute1": 21, "attribute2": "value"}', ctx("topic-filter"), external=services)
+    assert got == {"output": {"some": {"value": 21}}}
+    assert services.calls[-1] == ("lambda", arn, {"payload": 21})
+    star = f"SELECT aws_lambda(\"{arn}\", *).some.value AS v FROM 'topic-filter'"
+    got = parse(star, V2).evaluate(b'{"attribute1": 21}', ctx("topic-filter"), external=services)
+    assert got == {"v": {"attribute1": 21}}
+
+
+def test_external_function_without_services_fails_clearly():
+    from kurs.sky.rules.external import ExternalFunctionError
+
+    with pytest.raises(ExternalFunctionError) as info:
+        parse("SELECT aws_lambda('arn:aws:lambda:eu-west-1:1:function:f', *) AS o FROM 'x'").evaluate(b"{}", ctx("x"))
+    assert "kan ikke brukes her" in str(info.value)

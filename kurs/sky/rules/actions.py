@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ class Message:
     ctx: MessageContext
     rule_name: str
     version: str = DEFAULT_VERSION
+    variables: dict[str, Any] = field(default_factory=dict)  # the SET clause's, for ${@name}
 
 
 class ActionError(Exception):
@@ -139,7 +140,7 @@ class ActionRunner:
             raise ActionError(name, "", _client_error_text(exc)) from exc
 
     def _fill(self, template: Any, message: Message) -> str:
-        return substitute(str(template), message.payload, message.ctx, message.version)
+        return substitute(str(template), message.payload, message.ctx, message.version, message.variables)
 
     @staticmethod
     def _require(name: str, params: dict[str, Any], key: str, resource: str = "") -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # moto's default account; accountid() returns it.
@@ -28,12 +28,20 @@ class MessageContext:
 
 @dataclass
 class Scope:
-    """Everything an expression can read: the current JSON document and the message."""
+    """Everything an expression can read: the current JSON document and the message.
+
+    ``variables`` are the SET clause's values (by name without ``@``); ``external`` reaches
+    other services for get_thing_shadow() and aws_lambda() (None where they are not allowed,
+    e.g. in templates of an error action).
+    """
 
     doc: Any  # the JSON object fields are read from, or UNDEFINED
     raw: bytes  # the whole payload, for * and encode(*, ...)
     ctx: MessageContext
     version: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    external: Any = None
 
     def with_doc(self, doc: Any) -> Scope:
-        return Scope(doc=doc, raw=self.raw, ctx=self.ctx, version=self.version)
+        return Scope(doc=doc, raw=self.raw, ctx=self.ctx, version=self.version, variables=self.variables,
+                     external=self.external)

@@ -18,6 +18,7 @@ from typing import Any
 
 from kurs.sky.rules.actions import ActionError, ActionRunner, Message
 from kurs.sky.rules.context import MessageContext
+from kurs.sky.rules.external import ExternalFunctionError, ExternalServices
 from kurs.sky.rules.sql import AWS_DEFAULT_VERSION, SqlParseError, Statement, parse
 
 BASIC_INGEST_PREFIX = "$aws/rules/"
@@ -39,8 +40,10 @@ class RulesEngine:
         log: Callable[[str], None],
         *,
         clock_ms: Callable[[], int] | None = None,
+        external: ExternalServices | None = None,
     ) -> None:
         self._list_rules = list_rules
+        self._external = external  # for get_thing_shadow() and aws_lambda()
         self._actions = actions
         self._log = log
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -137,11 +140,19 @@ class RulesEngine:
             return
         if check_topic and not statement.matches_topic(ctx.topic):
             return
-        output = statement.evaluate(payload, ctx, check_topic=False)
+        try:
+            output, variables = statement.run(payload, ctx, check_topic=False, external=self._external)
+        except ExternalFunctionError as exc:
+            # As on AWS: a failed external function stops the rule and is logged; errorAction
+            # covers rule actions only (developer guide, "Error handling (error action)").
+            self._say(f"Regel «{name}» ble ikke utført fordi SQL-funksjonen {exc.function}() feilet: {exc} "
+                      "(som i AWS IoT går slike feil til loggen, ikke til errorAction).")
+            return
         if output is None:
             return  # WHERE was not true
         self._say(f"Regel «{name}» ble utløst av en melding på «{ctx.topic}».")
-        message = Message(payload=payload, ctx=ctx, rule_name=name, version=statement.version)
+        message = Message(payload=payload, ctx=ctx, rule_name=name, version=statement.version,
+                          variables=variables)
         failures: list[ActionError] = []
         for action in rule.get("actions") or []:
             try:

@@ -50,10 +50,8 @@ FUNCTIONS: dict[str, Function] = {}
 # Documented functions that need other AWS services or Java date patterns; the local
 # cloud refuses them with a clear message instead of silently returning Undefined.
 NOT_SUPPORTED_LOCALLY = {
-    "aws_lambda",
     "get_dynamodb",
     "get_secret",
-    "get_thing_shadow",
     "get_registry_data",
     "get_mqtt_property",
     "get_or_default",
@@ -493,3 +491,7 @@ def cast(value: Any, type_name: str) -> Any:
     if kind == "double":
         return double(float(number))
     return number
+
+
+# get_thing_shadow() and aws_lambda() reach other services; they register themselves.
+from kurs.sky.rules import external as _external  # noqa: E402, F401

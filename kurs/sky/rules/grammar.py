@@ -5,9 +5,13 @@ case-insensitive; ``statement`` is a whole rule, ``expr`` one substitution-templ
 """
 
 GRAMMAR = r"""
-statement: "SELECT"i select_list "FROM"i SQ_STRING where_clause?
+statement: [set_clause] "SELECT"i select_list "FROM"i SQ_STRING [where_clause]
 
 where_clause: "WHERE"i expr
+
+// SET @a = expr, @b = expr (AWS IoT SQL reference, "SET clause"); "=" is checked in the builder.
+set_clause: "SET"i assignment ("," assignment)*
+assignment: VAR COMP_OP expr
 
 select_list: "VALUE"i expr                    -> select_value
            | select_item ("," select_item)*   -> select_items
@@ -53,6 +57,7 @@ alias: NAME ("." NAME)*
      | "FALSE"i                               -> false
      | "NULL"i                                -> null
      | NAME                                   -> field
+     | VAR                                    -> variable
      | NAME "(" [arg ("," arg)*] ")"          -> call
      | "CAST"i "(" expr "AS"i NAME ")"        -> cast
      | "CASE"i expr when_clause+ [else_clause] "END"i -> case
@@ -79,6 +84,7 @@ NUMBER: /\d+(\.\d+)?([eE][+-]?\d+)?/
 SQ_STRING: /'(?:[^'\\]|\\.)*'/
 DQ_STRING: /"(?:[^"\\]|\\.)*"/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
+VAR: /@[A-Za-z0-9_]+/
 
 %ignore /\s+/
 """

@@ -55,6 +55,21 @@ class Field(Node):
 
 
 @dataclass
+class Variable(Node):
+    """``@name``: a value from the SET clause (AWS IoT SQL reference, "SET clause")."""
+
+    name: str  # without the @
+
+    @property
+    def key(self) -> str:  # type: ignore[override]
+        return self.name
+
+    def eval(self, scope: Scope) -> Any:
+        value = scope.variables.get(self.name, UNDEFINED)
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+
+@dataclass
 class Member(Node):
     base: Node
     name: str

@@ -1,8 +1,8 @@
 """AWS IoT SQL for topic rules: parse a statement once, evaluate it against each message.
 
 ``parse(sql, version)`` gives a :class:`Statement`; ``Statement.evaluate(payload, ctx)``
-returns the rule's outgoing payload, or None when the message does not trigger it (topic
-outside the FROM filter, or WHERE not true). The semantics follow the AWS IoT developer
+returns the rule's outgoing payload (after the SET clause's variables, if any), or None when
+the message does not trigger it (topic outside the FROM filter, or WHERE not true). The semantics follow the AWS IoT developer
 guide's SQL reference: a missing field is Undefined and left out of the output; WHERE
 acts only when it is exactly true; ``SELECT *`` of a payload that is not a JSON object
 passes the raw bytes through.
@@ -10,8 +10,9 @@ passes the raw bytes through.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -43,10 +44,12 @@ from kurs.sky.rules.nodes import (
     Select,
     SelectItem,
     StarArg,
+    Variable,
 )
 from kurs.sky.rules.values import SQL_VERSIONS, UNDEFINED, V2015, V2016, normalize_number, parse_json, to_json
 
 DEFAULT_VERSION = V2016
+MAX_VARIABLE_NAME = 64  # AWS IoT SQL reference, "SET clause"
 # What AWS uses when a rule is created without awsIotSqlVersion.
 AWS_DEFAULT_VERSION = V2015
 
@@ -111,11 +114,36 @@ class _Builder(Transformer):
             )
 
     # statement
-    def statement(self, select: Select, topic: Token, where: Node | None = None) -> tuple:
-        return select, topic, where
+    def statement(self, assignments: list[tuple[str, Node]] | None, select: Select, topic: Token,
+                  where: Node | None) -> tuple:
+        return assignments or [], select, topic, where
 
     def where_clause(self, expr: Node) -> Node:
         return expr
+
+    def set_clause(self, *assignments: tuple[str, Node]) -> list[tuple[str, Node]]:
+        return list(assignments)
+
+    def assignment(self, var: Token, op: Token, expr: Node) -> tuple[str, Node]:
+        if str(op) != "=":
+            raise SqlParseError(
+                f"I SET skal det stå «=» etter {var}, ikke «{op}».",
+                "Skriv for eksempel SET @celsius = (fahrenheit - 32) * 5 / 9 SELECT @celsius FROM '…'.",
+                aws_message=aws_parse_message(f"Expected '=' after {var}."),
+                line=op.line, column=op.column,
+            )
+        return self.variable(var).name, expr
+
+    def variable(self, token: Token) -> Variable:
+        name = str(token)[1:]
+        if len(name) > MAX_VARIABLE_NAME:
+            raise SqlParseError(
+                f"Variabelnavnet «{token}» er lengre enn {MAX_VARIABLE_NAME} tegn.",
+                "Bruk et kortere navn.",
+                aws_message=aws_parse_message(f"Variable name {token} is longer than {MAX_VARIABLE_NAME} characters."),
+                line=token.line, column=token.column,
+            )
+        return Variable(name)
 
     def select_value(self, expr: Node) -> Select:
         return Select(value=expr, items=[])
@@ -210,6 +238,14 @@ class _Builder(Transformer):
             )
         if function.since == V2016:
             self._needs_2016(f"Funksjonen «{function.name}()»", f"Function {function.name}", name)
+        if function.name == "get_thing_shadow" and arguments and isinstance(arguments[-1], Variable):
+            # "roleArn parameters ... do not support variables" (SQL reference, "SET clause")
+            raise SqlParseError(
+                "roleArn i get_thing_shadow() kan ikke være en variabel fra SET.",
+                "Skriv rollens ARN rett inn, f.eks. 'arn:aws:iam::123456789012:role/min-rolle'.",
+                aws_message=aws_parse_message("Variables are not supported for the roleArn parameter."),
+                **where,
+            )
         count = len(arguments)
         too_few = count < function.min_args
         too_many = function.max_args is not None and count > function.max_args
@@ -451,9 +487,9 @@ def parse(sql: str, version: str = DEFAULT_VERSION) -> Statement:
             "Skriv for eksempel SELECT * FROM 'knapp/trykk' for å ta med hele meldingen.",
             aws_message=aws_parse_message("Expected a select list after SELECT."),
         )
-    if not re.match(r"\s*select\b", sql, re.IGNORECASE):
+    if not re.match(r"\s*(select|set)\b", sql, re.IGNORECASE):
         raise SqlParseError(
-            "En regel sin SQL-setning må begynne med SELECT.",
+            "En regel sin SQL-setning må begynne med SELECT (eller SET, foran SELECT).",
             "Skriv for eksempel SELECT * FROM 'knapp/trykk'.",
             aws_message=aws_parse_message("Expected SELECT."),
         )
@@ -461,10 +497,50 @@ def parse(sql: str, version: str = DEFAULT_VERSION) -> Statement:
         tree = _parser().parse(sql, start="statement")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, sql) from None
-    select, topic_token, where = _build(tree, version)
+    assignments, select, topic_token, where = _build(tree, version)
     topic_filter = _unquote(str(topic_token))
     validate_topic_filter(topic_filter)
-    return Statement(sql=sql, version=version, topic_filter=topic_filter, select=select, where=where)
+    _check_variables(assignments, [select, where])
+    return Statement(sql=sql, version=version, topic_filter=topic_filter, select=select, where=where,
+                     assignments=assignments)
+
+
+def _variables_in(node: Any) -> set[str]:
+    """Every @name an expression tree reads."""
+    if isinstance(node, Variable):
+        return {node.name}
+    if isinstance(node, (list, tuple)):
+        return set().union(*(_variables_in(item) for item in node)) if node else set()
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return set().union(*(_variables_in(getattr(node, f.name)) for f in dataclasses.fields(node)))
+    return set()
+
+
+def _check_variables(assignments: list[tuple[str, Node]], rest: list[Any]) -> None:
+    """SET rules (AWS IoT SQL reference, "SET clause"): each variable assigned once, and used only
+    after it is assigned (in a later assignment, SELECT or WHERE)."""
+    defined: set[str] = set()
+
+    def undefined(names: set[str]) -> None:
+        missing = sorted(names - defined)
+        if missing:
+            name = "@" + missing[0]
+            raise SqlParseError(
+                f"Variabelen «{name}» brukes, men er ikke satt i SET før den brukes.",
+                f"Sett den først: SET {name} = uttrykk SELECT … FROM '…'.",
+                aws_message=aws_parse_message(f"Undefined variable {name}."),
+            )
+
+    for name, expr in assignments:
+        undefined(_variables_in(expr))
+        if name in defined:
+            raise SqlParseError(
+                f"Variabelen «@{name}» settes to ganger i SET; en variabel kan bare settes én gang.",
+                "Gi den andre variabelen et annet navn.",
+                aws_message=aws_parse_message(f"Variable @{name} is assigned more than once."),
+            )
+        defined.add(name)
+    undefined(_variables_in(rest))
 
 
 def parse_expression(text: str, version: str = DEFAULT_VERSION) -> Node:
@@ -514,13 +590,15 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 # --- statements -------------------------------------------------------------------------------
 
 
-def make_scope(payload: bytes, ctx: MessageContext, version: str) -> Scope:
+def make_scope(payload: bytes, ctx: MessageContext, version: str, *, external: Any = None,
+               variables: dict[str, Any] | None = None) -> Scope:
     """The scope for one message: fields are readable only when the payload is a JSON object."""
     try:
         parsed = parse_json(payload, version) if payload else UNDEFINED
     except (ValueError, RecursionError):  # not JSON (or absurdly deep): fields are Undefined
         parsed = UNDEFINED
-    return Scope(doc=parsed if isinstance(parsed, dict) else UNDEFINED, raw=payload, ctx=ctx, version=version)
+    return Scope(doc=parsed if isinstance(parsed, dict) else UNDEFINED, raw=payload, ctx=ctx, version=version,
+                 variables=dict(variables or {}), external=external)
 
 
 @dataclass
@@ -532,11 +610,18 @@ class Statement:
     topic_filter: str
     select: Select
     where: Node | None
+    assignments: list[tuple[str, Node]] = field(default_factory=list)  # SET @name = expr, in order
 
     def matches_topic(self, topic: str) -> bool:
         return topic_matches(self.topic_filter, topic)
 
-    def evaluate(self, payload: bytes, ctx: MessageContext, *, check_topic: bool = True) -> Any:
+    def evaluate(self, payload: bytes, ctx: MessageContext, *, check_topic: bool = True,
+                 external: Any = None) -> Any:
+        """See :meth:`run`; the outgoing payload only."""
+        return self.run(payload, ctx, check_topic=check_topic, external=external)[0]
+
+    def run(self, payload: bytes, ctx: MessageContext, *, check_topic: bool = True,
+            external: Any = None) -> tuple[Any, dict[str, Any]]:
         """The outgoing payload for this message, or None when the rule is not triggered.
 
         The result is a dict for an ordinary SELECT; any JSON value for ``SELECT VALUE``;
@@ -545,15 +630,17 @@ class Statement:
         ``check_topic=False`` is for Basic Ingest (``$aws/rules/<name>/…``), which skips FROM.
         """
         if check_topic and not self.matches_topic(ctx.topic):
-            return None
-        scope = make_scope(payload, ctx, self.version)
+            return None, {}
+        scope = make_scope(payload, ctx, self.version, external=external)
+        for name, expr in self.assignments:  # in order: a later one may read an earlier one
+            scope.variables[name] = expr.eval(scope)
         if self.where is not None and self.where.eval(scope) is not True:
-            return None
+            return None, scope.variables
         result = self.select.run(scope, top_level=True)
         if isinstance(result, bytes):
-            return result
+            return result, scope.variables
         if result is UNDEFINED:
-            return b""
+            return b"", scope.variables
         if result is None:
-            return b"null"
-        return to_json(result)
+            return b"null", scope.variables
+        return to_json(result), scope.variables

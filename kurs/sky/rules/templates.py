@@ -8,6 +8,7 @@ an Undefined result becomes the empty string.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from kurs.sky.rules.context import MessageContext
 from kurs.sky.rules.sql import (
@@ -75,12 +76,15 @@ def validate(template: str, version: str = DEFAULT_VERSION) -> None:
     _compile(template, version)
 
 
-def substitute(template: str, payload: bytes, ctx: MessageContext, version: str = DEFAULT_VERSION) -> str:
-    """Fill in a template for one message. Raises :class:`SqlParseError` for a bad template."""
+def substitute(template: str, payload: bytes, ctx: MessageContext, version: str = DEFAULT_VERSION,
+               variables: dict[str, Any] | None = None) -> str:
+    """Fill in a template for one message. Raises :class:`SqlParseError` for a bad template.
+
+    ``variables`` are the rule's SET values (``${@name}``, SQL reference "SET clause")."""
     if "${" not in template:
         return template
     parts = _compile(template, version)
-    scope = make_scope(payload, ctx, version)
+    scope = make_scope(payload, ctx, version, variables=variables)
     out = []
     for part in parts:
         if isinstance(part, str):
