@@ -493,3 +493,87 @@ def test_virtual_button_board_lights_virtual_led_board_through_rule_lambda_and_s
             assert [(r["thing"], r["btnCount"]) for r in rows] == [(knapp.thing_name, 1), (knapp.thing_name, 2)]
         finally:
             serverless.remove_button_to_light(table=table)
+
+
+# --- get_thing_shadow() and aws_lambda() in rule SQL ---------------------------------------------------
+
+def _iot_role(name: str, *, trusted_service: str = "iot.amazonaws.com", policy: dict[str, Any] | None = None) -> str:
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": trusted_service}}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="skygge", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+SHADOW_READ = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:GetThingShadow", "Resource": "arn:aws:iot:*:*:thing/*"}]}
+
+
+def test_get_thing_shadow_reads_the_shadow_with_a_role_iot_may_assume(sky, rules, publisher, iot_data):  # noqa: ANN001
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-sql-function-get-thing-shadow
+    # (roleArn: "A role ARN with iot:GetThingShadow permission"; the reference's WHERE example) and
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html (a role AWS IoT assumes)
+    thing = _unique("lys-")
+    role = _iot_role(_unique("skygge-rolle-"), policy=SHADOW_READ)
+    iot_data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"alarm": "ON"}}}))
+    topic_in, out = _unique("skygge/inn/"), _unique("skygge/ut/")
+    rules(f"SELECT n, get_thing_shadow('{thing}', '{role}').state.reported.alarm AS alarm FROM '{topic_in}' "
+          f"WHERE get_thing_shadow(\"{thing}\", \"{role}\").state.reported.alarm = 'ON'", [republish(out)])
+    with mqtt.Monitor(out) as mon:
+        publisher(topic_in, {"n": 1})
+        assert mon.wait(timeout=10).json() == {"n": 1, "alarm": "ON"}
+
+
+@pytest.mark.parametrize(("trusted", "policy", "logged"), [
+    ("lambda.amazonaws.com", SHADOW_READ, "kan ikke antas av iot.amazonaws.com"),
+    ("iot.amazonaws.com", None, "ingen policy på rollen"),
+    ("iot.amazonaws.com", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iot:GetThingShadow", "Resource": "*"}]}, "(Deny)"),
+])
+def test_get_thing_shadow_with_a_role_iot_may_not_use_stops_the_rule_and_says_why(
+        sky, rules, publisher, sentinel, iot_data, trusted, policy, logged):  # noqa: ANN001
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html (trust policy for
+    # iot.amazonaws.com, permissions) and https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
+    # (the error action covers rule actions; SQL function failures go to the log)
+    thing = _unique("lys-")
+    role = _iot_role(_unique("feil-rolle-"), trusted_service=trusted, policy=policy)
+    iot_data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"on": True}}}))
+    topic_in, out, errors = _unique("skygge/inn/"), _unique("skygge/ut/"), _unique("skygge/feil/")
+    name = rules(f"SELECT get_thing_shadow('{thing}', '{role}') AS s FROM '{topic_in}'", [republish(out)],
+                 error_action=republish(errors))
+    with mqtt.Monitor([out, errors, SENTINEL_OUT]) as mon:
+        publisher(topic_in, {"n": 1})
+        sentinel(mon)
+    assert _on(mon, out) == [] and _on(mon, errors) == []
+    log = _wait_for_log(sky, f"Regel «{name}» ble ikke utført fordi SQL-funksjonen get_thing_shadow() feilet")
+    line = next(ln for ln in log.splitlines() if f"Regel «{name}» ble ikke utført" in ln)
+    assert logged in line
+
+
+def test_aws_lambda_in_sql_returns_the_functions_json(rules, function, publisher):
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-func-aws-lambda
+    # ("Calls the specified Lambda function passing inputJson ... and returns the JSON generated")
+    arn = function()
+    topic_in, out = _unique("sqllambda/inn/"), _unique("sqllambda/ut/")
+    rules(f"SELECT aws_lambda('{arn}', {{'n': n, 'svar': '{_unique('sqllambda/bi/')}'}}).dobbelt AS d "
+          f"FROM '{topic_in}'", [republish(out)])
+    with mqtt.Monitor(out) as mon:
+        publisher(topic_in, {"n": 21})
+        assert mon.wait(timeout=20).json() == {"d": 42}
+
+
+def test_aws_lambda_in_sql_needs_the_functions_permission_for_iot(sky, rules, function, publisher, sentinel):  # noqa: ANN001
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-func-aws-lambda
+    # ("You must grant AWS IoT lambda:InvokeFunction permissions to invoke the specified Lambda function")
+    arn = function(allow_iot=False)
+    topic_in, out = _unique("sqllambda/inn/"), _unique("sqllambda/ut/")
+    name = rules(f"SELECT aws_lambda('{arn}', *) AS r FROM '{topic_in}'", [republish(out)])
+    with mqtt.Monitor([out, SENTINEL_OUT]) as mon:
+        publisher(topic_in, {"n": 1})
+        sentinel(mon)
+    assert _on(mon, out) == []
+    log = _wait_for_log(sky, f"Regel «{name}» ble ikke utført fordi SQL-funksjonen aws_lambda() feilet")
+    assert "add_permission" in log

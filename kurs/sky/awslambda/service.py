@@ -109,8 +109,15 @@ class LambdaService:
         })
         return env
 
-    def run(self, fn: Any, event: Any, *, caller: str) -> LambdaResult:
-        """Run one invocation now, log it in Norwegian and keep its log in CloudWatch Logs."""
+    @staticmethod
+    def iot_may_invoke(fn: Any) -> bool:
+        """Does the function's resource policy let AWS IoT (iot.amazonaws.com) invoke it?"""
+        return any(_allows_iot(s) for s in fn.policy.statements)
+
+    def run(self, fn: Any, event: Any, *, caller: str, timeout_s: float | None = None) -> LambdaResult:
+        """Run one invocation now, log it in Norwegian and keep its log in CloudWatch Logs.
+
+        ``timeout_s`` shortens the function's own timeout (the rules engine waits 2 s for aws_lambda())."""
         name = fn.function_name
         runtime = str(fn.run_time or "")
         if not runtime.startswith("python"):
@@ -122,7 +129,8 @@ class LambdaService:
         else:
             try:
                 result = run_lambda(fn.code_bytes, str(fn.handler or ""), event, function_name=name,
-                                    timeout_s=float(fn.timeout or 3), environment=self._environment(fn),
+                                    timeout_s=timeout_s if timeout_s is not None else float(fn.timeout or 3),
+                                    environment=self._environment(fn),
                                     memory_mb=int(fn.memory_size or 128), region=fn.region,
                                     account_id=fn.account_id)
             except Exception as exc:  # a broken package (CourseError) or a failure to start Python
@@ -182,7 +190,7 @@ class LambdaService:
         except Exception as exc:
             raise InvokeRefused("ResourceNotFoundException", f"Funksjonen finnes ikke ({function_arn}). "
                                 "Er den slettet, eller er navnet feil i regelen?") from exc
-        if not any(_allows_iot(s) for s in fn.policy.statements):
+        if not self.iot_may_invoke(fn):
             raise InvokeRefused(
                 "AccessDeniedException",
                 f"AWS IoT har ikke lov til å kalle «{fn.function_name}». Gi tillatelsen med "

@@ -11,11 +11,12 @@ functions, you can set up AWS IoT logging").
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 from kurs.sky.rules.context import Scope
 from kurs.sky.rules.functions import _register
-from kurs.sky.rules.values import UNDEFINED, V2016, parse_json
+from kurs.sky.rules.values import UNDEFINED, V2016, parse_json, to_json
 
 
 class ExternalFunctionError(Exception):
@@ -28,7 +29,7 @@ class ExternalFunctionError(Exception):
 
 class ExternalServices(Protocol):
     def thing_shadow(self, thing_name: str, shadow_name: str | None, role_arn: str) -> Any:
-        """The shadow document (parsed JSON) read with the role's rights; raises ExternalFunctionError."""
+        """The shadow document (JSON bytes or value) read with the role's rights; raises ExternalFunctionError."""
 
     def call_lambda(self, function_arn: str, event: Any) -> Any:
         """Run the function synchronously and return its (JSON) result; raises ExternalFunctionError."""
@@ -53,7 +54,7 @@ def get_thing_shadow(scope: Scope, thing_name: Any, *rest: Any) -> Any:
     shadow_name = _text(rest[0], "get_thing_shadow", "skyggenavnet") if len(rest) == 2 else None
     role_arn = _text(rest[-1], "get_thing_shadow", "roleArn")
     thing = _text(thing_name, "get_thing_shadow", "tingnavnet")
-    return _services(scope, "get_thing_shadow").thing_shadow(thing, shadow_name, role_arn)
+    return _as_sql(_services(scope, "get_thing_shadow").thing_shadow(thing, shadow_name, role_arn), scope)
 
 
 @_register("aws_lambda", 2)
@@ -69,4 +70,15 @@ def aws_lambda(scope: Scope, function_arn: Any, input_json: Any) -> Any:
     if input_json is UNDEFINED:
         raise ExternalFunctionError("aws_lambda", "aws_lambda(): inputJson er udefinert (finnes feltet i "
                                                   "meldingen?).")
-    return _services(scope, "aws_lambda").call_lambda(arn, input_json)
+    return _as_sql(_services(scope, "aws_lambda").call_lambda(arn, _as_json(input_json)), scope)
+
+
+def _as_json(value: Any) -> Any:
+    """An SQL value as plain JSON-ready Python for the function (SQL numbers may be Decimal)."""
+    return to_json(value)
+
+
+def _as_sql(value: Any, scope: Scope) -> Any:
+    """A service's JSON answer (bytes or plain values) as SQL values of the rule's SQL version."""
+    data = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return parse_json(data, scope.version)

@@ -19,8 +19,9 @@ import threading
 from typing import Any
 
 from kurs.sky.awslambda.service import LambdaService
-from kurs.sky.info import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION, SkyInfo
+from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION, SkyInfo
 from kurs.sky.rules import ActionRunner, RulesEngine, SqlParseError, parse
+from kurs.sky.rules.cloud_functions import LocalExternalServices
 from kurs.sky.rules.sql import AWS_DEFAULT_VERSION
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def build(plane: Any) -> LocalRules:
 
     actions = ActionRunner(publish=publish, invoke_lambda=lambdas.invoke_from_rule,
                            dynamodb=_LazyClient("dynamodb"))
-    engine = RulesEngine(list_rules, actions, log.info)
+    external = LocalExternalServices(plane.shadow, lambdas, REGION, ACCOUNT_ID)
+    engine = RulesEngine(list_rules, actions, log.info, external=external)
     return LocalRules(engine, lambdas)
 
 
