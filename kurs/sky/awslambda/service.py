@@ -10,7 +10,9 @@ which a course machine does not have. Here the same deployed zip runs through
 - the rules engine's ``lambda`` action: like AWS IoT it invokes asynchronously, after checking
   that the function exists and that its resource policy lets ``iot.amazonaws.com`` invoke it.
   An error inside the handler is logged (and written to CloudWatch Logs) but, as on AWS, does
-  not reach the rule's errorAction.
+  not reach the rule's errorAction;
+- asynchronous invocations that fail are run twice more (after 1 and 2 minutes), or as often as
+  the function's MaximumRetryAttempts says, then dropped with a log line, as Lambda does.
 
 The function's boto3 reaches this local cloud: the runtime environment points
 ``AWS_ENDPOINT_URL`` here with the local cloud's dummy keys, whatever the process around it has.
@@ -35,10 +37,12 @@ log = logging.getLogger(__name__)
 IOT_PRINCIPAL = "iot.amazonaws.com"
 MAX_LOG_LINES = 40  # of a function's output, in the cloud log (CloudWatch Logs keeps all of it)
 TAIL_BYTES = 4096  # LogType=Tail returns the last 4 KB of the log, as AWS does
-# AWS retries a failed asynchronous invocation twice; said in the log so nobody is surprised.
-RETRY_NOTE = "AWS ville ha prøvd det asynkrone kallet to ganger til; den lokale skyen gjør ikke det."
-RULE_NOTE = ("IoT-regler kaller Lambda asynkront, så en feil inne i funksjonen går ikke til regelens "
-             "errorAction. " + RETRY_NOTE)
+# A failed asynchronous invocation is run "two more times, with a one-minute wait between the first
+# two attempts, and two minutes between the second and third" (Lambda developer guide, "How Lambda
+# handles errors and retries with asynchronous invocation"); MaximumRetryAttempts (0-2) lowers it.
+RETRY_DELAYS_S = (60.0, 120.0)
+DEFAULT_RETRIES = 2
+RULE_NOTE = "IoT-regler kaller Lambda asynkront, så en feil inne i funksjonen går ikke til regelens errorAction."
 
 
 class InvokeRefused(Exception):
@@ -77,12 +81,15 @@ def _allows_iot(statement: dict[str, Any]) -> bool:
 class LambdaService:
     """Runs functions from moto's Lambda backend; ``endpoint()`` is this cloud's HTTP address."""
 
-    def __init__(self, endpoint: Callable[[], str], *, workers: int = 2) -> None:
+    def __init__(self, endpoint: Callable[[], str], *, workers: int = 2,
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self._endpoint = endpoint
         # Asynchronous invocations (rules, InvocationType=Event) run here, never on the rules
         # worker: a slow function must not hold up the next message.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._retry_delays = tuple(retry_delays_s)
+        self._timers: set[threading.Timer] = set()  # retries waiting for their turn
         self._lock = threading.Lock()
 
     # --- finding functions ---------------------------------------------------------------------
@@ -162,17 +169,56 @@ class LambdaService:
         return result.log.rstrip("\n") + "\n" + report + "\n"
 
     def submit(self, fn: Any, event: Any, *, caller: str, note: str = "") -> None:
-        """Queue an asynchronous invocation (AWS answers 202 and runs it later)."""
+        """Queue an asynchronous invocation (AWS answers 202 and runs it later, retrying on errors)."""
+        self._queue_attempt(fn, event, caller, note, attempt=1)
 
+    def _queue_attempt(self, fn: Any, event: Any, caller: str, note: str, *, attempt: int) -> None:
         def job() -> None:
-            result = self.run(fn, event, caller=caller)
-            if not result.ok and note:
-                log.info("%s", note)
+            shown = caller if attempt == 1 else f"{caller}, forsøk {attempt}"
+            result = self.run(fn, event, caller=shown)
+            if not result.ok:
+                self._after_failure(fn, event, caller, note, attempt)
 
-        future = self._pool.submit(job)
+        try:
+            future = self._pool.submit(job)
+        except RuntimeError:  # the cloud is stopping: nothing more runs
+            return
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
+
+    @staticmethod
+    def max_retries(fn: Any) -> int:
+        """MaximumRetryAttempts from put_function_event_invoke_config (the newest), else AWS's 2."""
+        configs = getattr(fn, "event_invoke_config", None) or []
+        if configs:
+            value = configs[-1].config.get("MaximumRetryAttempts")
+            if value is not None:
+                return max(0, min(DEFAULT_RETRIES, int(value)))
+        return DEFAULT_RETRIES
+
+    def _after_failure(self, fn: Any, event: Any, caller: str, note: str, attempt: int) -> None:
+        name, total = fn.function_name, 1 + self.max_retries(fn)
+        if attempt == 1 and note:
+            log.info("%s", note)
+        if attempt >= total:
+            log.info("Lambda «%s»: det asynkrone kallet feilet på %s; hendelsen forkastes, som i AWS (AWS sender "
+                     "den videre bare hvis funksjonen har en dead-letter-kø eller en on-failure-destinasjon).", name,
+                     "det eneste forsøket" if total == 1 else f"alle {total} forsøkene")
+            return
+        delay = self._retry_delays[min(attempt - 1, len(self._retry_delays) - 1)]
+        log.info("Lambda «%s»: det asynkrone kallet feilet (forsøk %d av %d); prøver igjen om %s, som AWS gjør.",
+                 name, attempt, total, f"{delay / 60:g} min" if delay >= 60 else f"{delay:g} s")
+        timer = threading.Timer(delay, self._retry, (fn, event, caller, note, attempt + 1))
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def _retry(self, fn: Any, event: Any, caller: str, note: str, attempt: int) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
+        self._queue_attempt(fn, event, caller, note, attempt=attempt)
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
@@ -214,7 +260,7 @@ class LambdaService:
         if kind == "DryRun":
             return b""
         if kind == "Event":
-            self.submit(fn, event, caller="invoke (Event)", note=RETRY_NOTE)
+            self.submit(fn, event, caller="invoke (Event)")
             return b""
         result = self.run(fn, event, caller="invoke (RequestResponse)")
         tail = self.full_log(fn, result).encode("utf-8")[-TAIL_BYTES:]
@@ -226,13 +272,21 @@ class LambdaService:
         error.setdefault("requestId", result.request_id)
         return json.dumps(error).encode("utf-8")
 
+    def _cancel_retries(self) -> None:
+        with self._lock:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
+
     def reset(self) -> None:
-        """Drop queued invocations (the instructor's reset); running ones finish."""
+        """Drop queued invocations and waiting retries (the instructor's reset); running ones finish."""
+        self._cancel_retries()
         with self._lock:
             pending = list(self._pending)
         for future in pending:
             future.cancel()
 
     def close(self) -> None:
+        self._cancel_retries()
         self._pool.shutdown(wait=False, cancel_futures=True)
         shutdown()  # the warm worker processes
