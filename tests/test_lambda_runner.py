@@ -272,3 +272,50 @@ def test_worker_idle_past_the_limit_is_replaced(invoke, monkeypatch):
     assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
     monkeypatch.setattr(lambda_runner, "IDLE_LIMIT_S", 0.0)
     assert invoke("lambda_function.handler", {"hvem": "a"}, zip_bytes=counter).payload == 1
+
+
+# --- MemorySize ------------------------------------------------------------------------------------
+
+MEMORY_CODE = """
+def spiser(event, context):
+    blocks = [b"x" * (1024 * 1024) for _ in range(event["mb"])]
+    return {"mb": len(blocks)}
+
+
+def stor_blokk(event, context):
+    return {"mb": len(b"x" * (event["mb"] * 1024 * 1024)) // (1024 * 1024)}
+"""
+MEMORY_ZIP = package({"lambda_function.py": MEMORY_CODE})
+needs_posix_memory_limit = pytest.mark.skipif(os.name != "posix", reason="MemorySize is enforced on POSIX only")
+
+
+@needs_posix_memory_limit
+@pytest.mark.parametrize("handler", ["spiser", "stor_blokk"])  # many small blocks, and one big one
+def test_function_over_its_memory_size_is_killed_with_aws_out_of_memory_error(invoke, handler):
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html (the function gets MemorySize);
+    # AWS reports {"errorType": "Runtime.OutOfMemory", "errorMessage": "RequestId: … Error: Runtime exited
+    # with error: signal: killed"} (as seen in e.g. adobe/helix-html2md-service#1001).
+    result = invoke(f"lambda_function.{handler}", {"mb": 400}, zip_bytes=MEMORY_ZIP, memory_mb=128, timeout_s=20)
+    assert not result.ok
+    assert result.error["errorType"] == "Runtime.OutOfMemory"
+    assert result.error["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: signal: killed"
+    assert result.log.rstrip().endswith("Runtime.OutOfMemory")
+    assert result.max_memory_mb == 128
+    assert "mer minne enn de 128 MB" in result.summary("knappVarsel")
+
+
+@needs_posix_memory_limit
+def test_function_within_its_memory_size_runs_and_reports_max_memory_used(invoke):
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+    small = invoke("lambda_function.spiser", {"mb": 40}, zip_bytes=MEMORY_ZIP, memory_mb=128)
+    assert small.ok and small.payload == {"mb": 40}
+    assert 40 < small.max_memory_mb <= 128
+    big = invoke("lambda_function.spiser", {"mb": 400}, zip_bytes=MEMORY_ZIP, memory_mb=1024, timeout_s=20)
+    assert big.ok and big.payload == {"mb": 400}
+
+
+@needs_posix_memory_limit
+def test_next_call_after_out_of_memory_starts_afresh(invoke):
+    assert invoke("lambda_function.spiser", {"mb": 400}, zip_bytes=MEMORY_ZIP, memory_mb=128).error["errorType"] == (
+        "Runtime.OutOfMemory")
+    assert invoke("lambda_function.spiser", {"mb": 1}, zip_bytes=MEMORY_ZIP, memory_mb=128).ok

@@ -577,3 +577,26 @@ def test_aws_lambda_in_sql_needs_the_functions_permission_for_iot(sky, rules, fu
     assert _on(mon, out) == []
     log = _wait_for_log(sky, f"Regel «{name}» ble ikke utført fordi SQL-funksjonen aws_lambda() feilet")
     assert "add_permission" in log
+
+
+def test_boto3_invoke_of_a_function_over_its_memory_size_fails_as_on_aws(lambda_role):  # noqa: ANN001
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html (MemorySize, 128 MB here);
+    # AWS answers FunctionError with {"errorType": "Runtime.OutOfMemory", "errorMessage": "RequestId: …
+    # Error: Runtime exited with error: signal: killed"} and the REPORT line shows Max Memory Used.
+    lam = boto3.client("lambda")
+    name = _unique("test-minne-")
+    code = "def lambda_handler(event, context):\n    return len(b'x' * (event['mb'] * 1024 * 1024))\n"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=lambda_role, MemorySize=128, Timeout=15,
+                        Handler="lambda_function.lambda_handler", Code={"ZipFile": _zip({"lambda_function.py": code})})
+    try:
+        ok = lam.invoke(FunctionName=name, Payload=json.dumps({"mb": 10}), LogType="Tail")
+        assert "FunctionError" not in ok and json.loads(ok["Payload"].read()) == 10 * 1024 * 1024
+        assert "Max Memory Used:" in base64.b64decode(ok["LogResult"]).decode()
+        failed = lam.invoke(FunctionName=name, Payload=json.dumps({"mb": 400}), LogType="Tail")
+        assert failed["FunctionError"] == "Unhandled"
+        error = json.loads(failed["Payload"].read())
+        assert error["errorType"] == "Runtime.OutOfMemory"
+        assert error["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+        assert "Runtime.OutOfMemory" in base64.b64decode(failed["LogResult"]).decode()
+    finally:
+        lam.delete_function(FunctionName=name)

@@ -15,7 +15,16 @@ corrupt it:
 
 The runner enforces the time limit and kills the process group when it is exceeded. A
 handler that calls ``sys.exit`` ends the process with that status, which the runner reports
-as ``Runtime.ExitError``. Error types and messages follow the AWS Lambda Python runtime, so
+as ``Runtime.ExitError``.
+
+The function's MemorySize is enforced here, as Lambda's sandbox does: when the process's peak
+resident memory (VmHWM, what Lambda reports as "Max Memory Used") exceeds it, or an allocation
+fails (MemoryError), the process kills itself with SIGKILL, which the runner reports as AWS
+does: ``Runtime.OutOfMemory``, "Runtime exited with error: signal: killed". A watchdog thread
+samples the peak every few milliseconds; RLIMIT_DATA (MemorySize plus headroom for untouched
+reservations such as thread stacks, which Lambda does not count) stops a single huge
+allocation before it can hurt the machine. Linux has both; other POSIX systems have the
+limit and a watchdog on ``ru_maxrss``; Windows has neither (and the runner needs POSIX pipes). Error types and messages follow the AWS Lambda Python runtime, so
 learners see what real Lambda says.
 
 Only the standard library is used here: this file runs before the learner's code.
@@ -27,13 +36,82 @@ import importlib
 import json
 import os
 import select
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
+
 # Exit when no request came for this long: a backstop for the runner's own idle limit.
 IDLE_EXIT_S = 900.0
+MIB = 1024 * 1024
+DATA_HEADROOM_MB = 256  # RLIMIT_DATA above MemorySize: thread stacks and untouched reservations
+WATCH_INTERVAL_S = 0.005
+
+
+def _peak_rss_bytes() -> int | None:
+    """The process's peak resident memory. Linux: VmHWM of this process (ru_maxrss would
+    include the parent's peak from before exec)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if resource is None:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def out_of_memory() -> None:
+    """Die as Lambda's sandbox kills a function over its memory: SIGKILL, nothing more runs."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        if hasattr(signal, "SIGKILL"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(137)
+
+
+def limit_memory(memory_mb: int) -> None:
+    """Enforce MemorySize (see the module docstring)."""
+    limit = memory_mb * MIB
+    if resource is not None and hasattr(resource, "RLIMIT_DATA"):
+        ceiling = (memory_mb + DATA_HEADROOM_MB) * MIB
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard == resource.RLIM_INFINITY or hard >= ceiling:
+            resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+    start = _peak_rss_bytes()
+    if start is None or start >= limit:
+        return  # no way to measure here (or the measure includes more than this process)
+
+    def watch() -> None:
+        while True:
+            peak = _peak_rss_bytes()
+            if peak is not None and peak > limit:
+                out_of_memory()
+            time.sleep(WATCH_INTERVAL_S)
+
+    old = threading.stack_size()
+    threading.stack_size(256 * 1024)  # the watchdog's own stack counts towards RLIMIT_DATA
+    try:
+        threading.Thread(target=watch, name="minnevakt", daemon=True).start()
+    finally:
+        threading.stack_size(old)
+
+
+def peak_memory_mb() -> int | None:
+    peak = _peak_rss_bytes()
+    return None if peak is None else -(-peak // MIB)
 
 
 class LambdaContext:
@@ -67,6 +145,8 @@ def _load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
     module_name = module_name.replace("/", ".")
     try:
         module = importlib.import_module(module_name)
+    except MemoryError:
+        out_of_memory()
     except SyntaxError as exc:
         return None, _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
     except ImportError as exc:
@@ -128,6 +208,8 @@ def _invoke(fn: Any, config: dict[str, Any], request: dict[str, Any]) -> dict[st
     print(f"START RequestId: {request_id} Version: {context.function_version}", flush=True)
     try:
         payload = fn(request.get("event"), context)
+    except MemoryError:
+        out_of_memory()
     except Exception as exc:
         stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])  # without _invoke()
         print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -141,6 +223,7 @@ def _invoke(fn: Any, config: dict[str, Any], request: dict[str, Any]) -> dict[st
             result = {"ok": False, "error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
     print(f"END RequestId: {request_id}", flush=True)
     sys.stderr.flush()
+    result["max_memory_mb"] = peak_memory_mb()
     return result
 
 
@@ -148,6 +231,7 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as f:
         config = json.load(f)
     channel = _Channel(int(sys.argv[2]), int(sys.argv[3]))
+    limit_memory(int(config.get("memory_mb", 128)))
     sys.path.insert(0, config["code_dir"])
 
     fn, failure = _load_handler(config["handler"])

@@ -60,6 +60,7 @@ class LambdaResult:
     log: str
     request_id: str
     duration_ms: int
+    max_memory_mb: int | None = None  # peak resident memory of the worker ("Max Memory Used")
 
     @property
     def timed_out(self) -> bool:
@@ -75,6 +76,10 @@ class LambdaResult:
         assert self.error is not None
         if self.timed_out:
             return f"Lambda «{function_name}» ble stoppet fordi den brukte for lang tid ({self.error['errorMessage']})"
+        if self.error.get("errorType") == "Runtime.OutOfMemory":
+            return (f"Lambda «{function_name}» ble stoppet fordi den brukte mer minne enn de {self.max_memory_mb} MB "
+                    f"funksjonen har (MemorySize), som i AWS: Runtime.OutOfMemory. Øk MemorySize med "
+                    "update_function_configuration, eller bruk mindre minne")
         return f"Lambda «{function_name}» feilet: {self.error['errorType']}: {self.error['errorMessage']}"
 
 
@@ -333,6 +338,15 @@ def _failure(error_type: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"errorType": error_type, "errorMessage": message, "stackTrace": []}}
 
 
+def _exit_failure(status: int, prefix: str) -> dict[str, Any]:
+    """What Lambda reports when the runtime process ended. A SIGKILL we did not send (timeouts are
+    handled apart) is the worker's own memory limit, which AWS reports as Runtime.OutOfMemory
+    ("Runtime exited with error: signal: killed"); see bootstrap.py."""
+    if status == -signal.SIGKILL:
+        return _failure("Runtime.OutOfMemory", f"{prefix}Error: Runtime exited with error: signal: killed")
+    return _failure("Runtime.ExitError", f"{prefix}Error: Runtime exited with error: exit status {status}")
+
+
 def _start_worker(key: tuple[Any, ...], function_name: str, handler: str, code_dir: Path, env: dict[str, str],
                   memory_mb: int, region: str, account_id: str, log_path: Path) -> tuple[_Worker | None, dict | None]:
     """A fresh worker past its init phase, or (None, the failed outcome) if the init failed."""
@@ -359,7 +373,7 @@ def _start_worker(key: tuple[Any, ...], function_name: str, handler: str, code_d
             if status is None:
                 return None, _failure("Sandbox.Timedout",
                                       f"Error: Init phase timed out after {INIT_ALLOWANCE_S:.2f} seconds")
-            return None, _failure("Runtime.ExitError", f"Error: Runtime exited with error: exit status {status}")
+            return None, _exit_failure(status, "")
     finally:
         os.unlink(config_name)
     if not ready.get("ready"):
@@ -414,13 +428,18 @@ def run_lambda(
                 else:
                     status = worker.exit_status()
                     _pool.drop(worker)
-                    outcome = _failure("Runtime.ExitError",
-                                       f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}")
+                    outcome = _exit_failure(status, f"RequestId: {request_id} ")
             else:
                 _pool.give_back(worker)
         assert outcome is not None
         duration_ms = int((time.monotonic() - started) * 1000)
         log = _read_log(log_path)
+    error = outcome.get("error") or {}
+    max_memory_mb = outcome.get("max_memory_mb")
+    if error.get("errorType") == "Runtime.OutOfMemory":
+        # The lines Lambda itself writes after a function killed for its memory.
+        log = log.rstrip("\n") + f"\n{error['errorMessage']}\nRuntime.OutOfMemory\n"
+        max_memory_mb = memory_mb
     return LambdaResult(
         ok=bool(outcome.get("ok")),
         payload=outcome.get("payload"),
@@ -428,4 +447,5 @@ def run_lambda(
         log=log,
         request_id=request_id,
         duration_ms=duration_ms,
+        max_memory_mb=max_memory_mb,
     )

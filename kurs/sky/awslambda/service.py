@@ -166,6 +166,8 @@ class LambdaService:
         report = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
                   f"Billed Duration: {max(1, math.ceil(result.duration_ms))} ms\t"
                   f"Memory Size: {fn.memory_size} MB")
+        if result.max_memory_mb is not None:
+            report += f"\tMax Memory Used: {result.max_memory_mb} MB"
         return result.log.rstrip("\n") + "\n" + report + "\n"
 
     def submit(self, fn: Any, event: Any, *, caller: str, note: str = "") -> None:
