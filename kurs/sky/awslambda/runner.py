@@ -342,7 +342,7 @@ def _exit_failure(status: int, prefix: str) -> dict[str, Any]:
     """What Lambda reports when the runtime process ended. A SIGKILL we did not send (timeouts are
     handled apart) is the worker's own memory limit, which AWS reports as Runtime.OutOfMemory
     ("Runtime exited with error: signal: killed"); see bootstrap.py."""
-    if status == -signal.SIGKILL:
+    if hasattr(signal, "SIGKILL") and status == -signal.SIGKILL:  # no SIGKILL on Windows
         return _failure("Runtime.OutOfMemory", f"{prefix}Error: Runtime exited with error: signal: killed")
     return _failure("Runtime.ExitError", f"{prefix}Error: Runtime exited with error: exit status {status}")
 
