@@ -53,6 +53,9 @@ IDLE_EXIT_S = 900.0
 MIB = 1024 * 1024
 DATA_HEADROOM_MB = 256  # RLIMIT_DATA above MemorySize: thread stacks and untouched reservations
 WATCH_INTERVAL_S = 0.005
+# Set while the function's code runs (init and invocations): the watchdog sleeps in between,
+# so an idle warm worker costs no CPU.
+RUNNING = threading.Event()
 
 
 def _peak_rss_bytes() -> int | None:
@@ -95,7 +98,7 @@ def limit_memory(memory_mb: int) -> None:
         return  # no way to measure here (or the measure includes more than this process)
 
     def watch() -> None:
-        while True:
+        while RUNNING.wait():
             peak = _peak_rss_bytes()
             if peak is not None and peak > limit:
                 out_of_memory()
@@ -234,7 +237,9 @@ def main() -> int:
     limit_memory(int(config.get("memory_mb", 128)))
     sys.path.insert(0, config["code_dir"])
 
+    RUNNING.set()
     fn, failure = _load_handler(config["handler"])
+    RUNNING.clear()
     sys.stdout.flush()
     sys.stderr.flush()
     if failure is not None:
@@ -249,7 +254,12 @@ def main() -> int:
         if request is None:
             return 0
         _point_output_at(request["log_path"])
-        channel.send(_invoke(fn, config, request))
+        RUNNING.set()
+        try:
+            response = _invoke(fn, config, request)
+        finally:
+            RUNNING.clear()
+        channel.send(response)
 
 
 if __name__ == "__main__":
