@@ -562,6 +562,7 @@ def test_bad_substitution_template_is_refused():
 
 
 def test_set_variable_is_used_in_select():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     # The guide's "basic usage" example (its division is Int/Int here, so a Decimal literal).
     sql = "SET @temp_celsius = (temp_fahrenheit - 32) * 5.0 / 9 SELECT @temp_celsius AS celsius, humidity FROM 'device/data'"
     got = run(sql, {"temp_fahrenheit": 77, "humidity": 60}, "device/data")
@@ -569,6 +570,7 @@ def test_set_variable_is_used_in_select():
 
 
 def test_set_variable_members_in_select_and_where():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     # The guide's "access members in an embedded JSON object" example, with a WHERE on the variable.
     sql = ("SET @device_sensor_data = device1.deviceData.sensors "
            "SELECT @device_sensor_data.temp_fahrenheit AS temp_fahrenheit, @device_sensor_data.humidity AS humidity "
@@ -581,16 +583,19 @@ def test_set_variable_members_in_select_and_where():
 
 
 def test_set_several_variables_a_later_one_reads_an_earlier_one():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     sql = "SET @a = n * 2, @b = @a + 1 SELECT @a AS a, @b AS b FROM 'x'"
     assert run(sql, {"n": 5}, "x") == {"a": 10, "b": 11}
 
 
 def test_set_variable_in_a_nested_select():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     sql = "SET @min = 100 SELECT (SELECT v FROM e WHERE v > @min) AS store FROM 'x'"
     assert run(sql, SENML, "x") == {"store": [{"v": 135}]}
 
 
 def test_set_variable_reaches_substitution_templates():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     statement = parse("SET @room = upper(topic(2)) SELECT * FROM 'hus/+/temp'")
     _, variables = statement.run(b"{}", ctx("hus/stue/temp"))
     assert substitute("varsel/${@room}", b"{}", ctx("hus/stue/temp"), V2, variables) == "varsel/STUE"
@@ -607,6 +612,7 @@ def test_set_variable_reaches_substitution_templates():
      ["roleArn", "variabel"]),  # roleArn parameters do not support variables
 ])
 def test_set_rules_from_the_guide_are_enforced_at_create_time(sql, words):
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     with pytest.raises(SqlParseError) as info:
         parse(sql, V2)
     assert info.value.aws_code == "SqlParseException"
@@ -614,6 +620,7 @@ def test_set_rules_from_the_guide_are_enforced_at_create_time(sql, words):
 
 
 def test_a_field_named_set_is_still_a_field():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
     assert run("SELECT set FROM 'x'", {"set": 1}, "x") == {"set": 1}
 
 
@@ -634,6 +641,7 @@ class FakeServices:
 
 
 def test_get_thing_shadow_in_where_as_in_the_reference():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-sql-function-get-thing-shadow
     # The reference's own examples: classic and named shadow, member access on the result.
     role = "arn:aws:iam::123456789012:role/AllowsThingShadowAccess"
     services = FakeServices()
@@ -649,12 +657,14 @@ def test_get_thing_shadow_in_where_as_in_the_reference():
 
 
 def test_get_thing_shadow_needs_sql_version_2016_03_23():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-sql-function-get-thing-shadow
     # "Supported by SQL version 2016-03-23 and later."
     with pytest.raises(SqlParseError):
         parse("SELECT get_thing_shadow('t', 'arn:aws:iam::1:role/r') AS s FROM 'x'", V1)
 
 
 def test_aws_lambda_passes_an_object_literal_or_the_whole_payload():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-func-aws-lambda
     arn = "arn:aws:lambda:us-east-1:123456789012:function:lambda_function"
     services = FakeServices()
     sql = f"SELECT aws_lambda(\"{arn}\", {{\"payload\":attribute1}}) as output FROM 'topic-filter'"
@@ -667,6 +677,8 @@ def test_aws_lambda_passes_an_object_literal_or_the_whole_payload():
 
 
 def test_external_function_without_services_fails_clearly():
+    # https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html (no external
+    # functions in an error action's templates)
     from kurs.sky.rules.external import ExternalFunctionError
 
     with pytest.raises(ExternalFunctionError) as info:
