@@ -5,9 +5,10 @@ built-ins (``runtime.js``), the Mongoose OS API files (``js/api_*.js``, loaded b
 like on the device) and a symbol table of Python functions standing in for the C side.
 It must be used from the board's event-loop thread only.
 
-Why QuickJS (the ``quickjs`` package): a real, small, embeddable engine that calls Python
-synchronously, so mJS's blocking ``ffi`` calls map one to one. Its own time limit cannot be
-used with Python callbacks, so the task watchdog is ours (:mod:`kurs.esp32.watchdog`).
+Why QuickJS (the ``quickjs-ng`` package, imported as ``quickjs``): a real, small, embeddable
+engine that calls Python synchronously, so mJS's blocking ``ffi`` calls map one to one, with
+abi3 wheels for every CPython from 3.10 on. Its own time limit cannot be used with Python
+callbacks, so the task watchdog is ours (:mod:`kurs.esp32.watchdog`).
 
 Errors are reported as mJS reports them (``MJS error: ...`` or ``MJS callback error: ...``
 after ``  at init.js:12`` lines) and never stop the board: only the script or callback that
@@ -30,12 +31,13 @@ from kurs.esp32.console import Console
 from kurs.esp32.ffi import FfiError, SymbolTable
 from kurs.esp32.watchdog import instrument
 
-_FRAME = re.compile(r"^\s*at (?P<fn>\S+)(?: \((?P<file>[^():]*)(?::(?P<line>\d+))?\))?\s*$")
-_BARE_FRAME = re.compile(r"^\s*at (?P<file>[^():\s]*)(?::(?P<line>\d+))?\s*$")
+# quickjs-ng frames: "at f (<input>:12:5)" and, for syntax errors, "at <input>:12:5".
+_FRAME = re.compile(r"^\s*at (?P<fn>\S+)(?: \((?P<file>[^():]*)(?::(?P<line>\d+))?(?::\d+)?\))?\s*$")
+_BARE_FRAME = re.compile(r"^\s*at (?P<file>[^():\s]*)(?::(?P<line>\d+))?(?::\d+)?\s*$")
 
 # QuickJS's messages for the mistakes mJS reports in its own words.
 _MESSAGE_MAP: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"^ReferenceError: '(.+)' is not defined$"), lambda m: f"[{m.group(1)}] is not defined"),
+    (re.compile(r"^ReferenceError: '?([^' ]+)'? is not defined$"), lambda m: f"[{m.group(1)}] is not defined"),
     (re.compile(r"^TypeError: (?:not a function|.* is not a function)$"), lambda m: "calling non-callable"),
     (re.compile(r"^MJSError: (.*)$", re.S), lambda m: m.group(1)),
 ]

@@ -1,7 +1,7 @@
 """The task watchdog: a firmware loop that never gives control back gets stopped.
 
 On a board, a JS loop that runs for ever starves the Mongoose OS task and the ESP32's task
-watchdog fires. QuickJS's own time limit cannot be used here (the ``quickjs`` package refuses
+watchdog fires. QuickJS's own time limit cannot be used here (the ``quickjs-ng`` package refuses
 to call Python while one is set, and it measures the CPU time of the whole process), so every
 loop body of the firmware gets a cheap ``__kurs_wd()`` call in front, on the same line, which
 asks the board now and then whether the current callback has run too long.
