@@ -29,6 +29,7 @@ import quickjs
 
 from kurs.esp32.console import Console
 from kurs.esp32.ffi import FfiError, SymbolTable
+from kurs.esp32.mjs_semantics import transform
 from kurs.esp32.watchdog import instrument
 
 # quickjs-ng frames: "at f (<input>:12:5)" and, for syntax errors, "at <input>:12:5".
@@ -41,6 +42,21 @@ _MESSAGE_MAP: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^TypeError: (?:not a function|.* is not a function)$"), lambda m: "calling non-callable"),
     (re.compile(r"^MJSError: (.*)$", re.S), lambda m: m.group(1)),
 ]
+
+# Norwegian explanations after mJS's own error line, for the errors standard JS does not have.
+_EXPLANATIONS = {
+    "implicit type conversion is prohibited":
+        "mJS gjør ikke om typer selv: «+» virker bare mellom to tall eller to tekster. Skriv "
+        "«'n=' + JSON.stringify(n)», eller gi print flere argumenter: «print('n=', n);».",
+    "unsupported object type":
+        "Bare objekter kan få nye egenskaper i mJS, ikke funksjoner, tall eller tekst. Bruk et objekt: "
+        "«let ting = {f: function() { … }, x: 2};».",
+    "type error":
+        "Verdien har ikke den egenskapen i mJS: tekst har bare length, at, indexOf og slice, og tall og "
+        "funksjoner har ingen egenskaper.",
+    "can't iterate over non-object":
+        "«for (let k in …)» går bare gjennom objekter og tabeller.",
+}
 
 JS_FILES = resources.files("kurs.esp32") / "js"
 
@@ -68,7 +84,6 @@ class JsRuntime:
         self._read_file = read_file  # name -> (source, error) ; error is mJS's text
         self.watchdog_s = watchdog_s
         self._on_fatal = on_fatal
-        self._loaded: set[str] = set()
         self._file_stack: list[str] = []
         self._entered: float | None = None  # when the current callback / script started
         self.errors = 0
@@ -97,7 +112,7 @@ class JsRuntime:
         return guarded
 
     def _host_print(self, text: Any) -> None:
-        self.console.write(str(text))
+        self.console.write(from_js(text))
 
     def _host_wd(self) -> bool:
         return self._entered is not None and time.monotonic() - self._entered > self.watchdog_s
@@ -110,25 +125,24 @@ class JsRuntime:
 
     def _host_call(self, index: int, *args: Any) -> Any:
         _sig, impl = self.symbols.lookup(int(index))
-        result = impl(*args)
-        if isinstance(result, bool | int | float | str) or result is None:
+        result = impl(*(from_js(a) if isinstance(a, str) else a for a in args))
+        if isinstance(result, str):
+            return to_js(result)
+        if isinstance(result, bool | int | float) or result is None:
             return result
         return None
 
     def _host_load(self, name: str) -> str:
         """Run another file in the same global scope; '' on success, else mJS's error text."""
+        # mJS runs a file again on every load() (mjs_load has no "already loaded" list).
         name = str(name)
-        if name in self._loaded:
-            return ""
         source, error = self._read_file(name)
         if source is None:
             return f'failed to exec file "{name}": ' + (error or f'failed to read file "{name}"')
-        self._loaded.add(name)
         self._file_stack.append(name)
         try:
             self.ctx.eval(self._prepare(source))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
-            self._loaded.discard(name)
             if _is_watchdog(exc):
                 self._report(exc, "MJS error")
             message, _frames = self.describe(exc, source)
@@ -140,13 +154,12 @@ class JsRuntime:
     # -- running code ----------------------------------------------------------------------------
     @staticmethod
     def _prepare(source: str) -> str:
-        # mJS is strict-mode only; on the first line so line numbers stay right. Loops get the
-        # watchdog call (same lines too).
-        return '"use strict";' + instrument(source)
+        # mJS is strict-mode only; on the first line so line numbers stay right. mJS's own
+        # semantics and the loops' watchdog calls are source rewrites on the same lines too.
+        return '"use strict";' + instrument(transform(source))
 
     def run_main(self, name: str, source: str) -> bool:
         """Run ``init.js`` (or another top-level file); report failure like the device."""
-        self._loaded.add(name)
         self._file_stack.append(name)
         outer = self._enter()
         try:
@@ -165,7 +178,7 @@ class JsRuntime:
             return None
         outer = self._enter()
         try:
-            return self._invoke(int(callback_id), json.dumps(args))
+            return self._invoke(int(callback_id), json.dumps(_strings_to_js(args)))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             self._report(exc, "MJS callback error")
             return None
@@ -253,6 +266,33 @@ class JsRuntime:
         for frame in frames:
             self.console.write(f"  at {frame}")
         self.console.write(f"{prefix}: {message}")
+        hint = next((text for key, text in _EXPLANATIONS.items() if message.endswith(key)), None)
+        if hint is not None:
+            self.console.log("kurs_virtual.c:1", 0, hint)
+
+
+def to_js(text: str) -> str:
+    """Python text -> an mJS byte string (one JS character a UTF-8 byte)."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def from_js(value: Any) -> str:
+    """An mJS byte string -> Python text (characters above 0xFF, from JSON escapes, kept)."""
+    text = str(value)
+    try:
+        return text.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text
+
+
+def _strings_to_js(value: Any) -> Any:
+    if isinstance(value, str):
+        return to_js(value)
+    if isinstance(value, list):
+        return [_strings_to_js(v) for v in value]
+    if isinstance(value, dict):
+        return {to_js(k): _strings_to_js(v) for k, v in value.items()}
+    return value
 
 
 def _is_watchdog(exc: BaseException) -> bool:

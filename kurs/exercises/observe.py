@@ -175,6 +175,12 @@ def error_fix(error: str) -> str:
     """What to do about an mJS error report from :func:`js_errors`."""
     if "evig løkke" in error:
         return LOOP_FIX
+    if "type error" in error:  # mJS: a property read from text, a number or a function (OP_GET)
+        return ("«type error» betyr at koden leser en egenskap fra noe som ikke er et objekt, f.eks. msg.on "
+                "når msg er tekst. Gjør teksten om til et objekt først: let state = JSON.parse(msg);")
+    if "implicit type conversion" in error:
+        return ("mJS gjør ikke om typer selv: «+» virker bare mellom to tall eller to tekster. Skriv "
+                "«'n=' + JSON.stringify(n)», eller gi print flere argumenter: print('n=', n);")
     return ("Se på linjen feilen peker på (init.js:N). «is not defined» betyr ofte en skrivefeil eller en "
             "load('api_….js') som mangler.")
 

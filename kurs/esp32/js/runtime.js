@@ -32,6 +32,9 @@
     e.name = 'MJSError';
     return e;
   }
+  function __kurs_ffi_error(msg) {  // mjs_ffi.c prepends this to every argument error
+    return __kurs_error('failed to call FFIed function: ' + msg);
+  }
 
   // -- foreign pointers: what a void * looks like to mJS -------------------------------------
   function __kurs_foreign(addr, str) {
@@ -99,14 +102,18 @@
   const fnIds = new WeakMapCtor();
   let nextFnId = 4096;
   function __kurs_hex2(n) {
-    return (n < 16 ? '0' : '') + n.toString(16);
+    return (n < 16 ? '0' : '') + numberToString.call(n, 16);
   }
   function __kurs_bytes(s) {  // mJS strings are bytes: non-printable ones print as \xNN
     let out = '';
-    const utf8 = unescape(encodeURIComponent(s));
-    for (let i = 0; i < utf8.length; i++) {
-      const c = utf8.charCodeAt(i);
-      out += (c >= 0x20 && c < 0x7f) ? utf8[i] : '\\x' + __kurs_hex2(c);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {  // only from JSON escapes like \u2603: print its UTF-8 bytes
+        const utf8 = unescape(encodeURIComponent(s[i]));
+        for (let j = 0; j < utf8.length; j++) out += '\\x' + __kurs_hex2(utf8.charCodeAt(j));
+      } else {
+        out += (c >= 0x20 && c < 0x7f) ? s[i] : '\\x' + __kurs_hex2(c);
+      }
     }
     return out;
   }
@@ -116,12 +123,12 @@
       if (v !== v) return 'nan';
       if (v === 1 / 0) return 'inf';
       if (v === -1 / 0) return '-inf';
-      return isInteger(v) ? String(v) : v.toFixed(6);
+      return isInteger(v) ? String(v) : numberToFixed.call(v, 6);
     }
     if (t === 'boolean') return v ? 'true' : 'false';
     if (t === 'string') return __kurs_bytes(v);
     if (t === 'array') return '<array>';
-    if (t === 'foreign_ptr') return '<foreign_ptr@' + (v.addr || 0).toString(16) + '>';
+    if (t === 'foreign_ptr') return '<foreign_ptr@' + numberToString.call(v.addr || 0, 16) + '>';
     if (t === 'function') {
       if (!fnIds.has(v)) fnIds.set(v, nextFnId += 24);
       return '<function@' + fnIds.get(v) + '>';
@@ -152,8 +159,8 @@
       const n = arguments.length;
       const types = d.args;
       if (n !== types.length) {
-        if (types.length === 0) throw __kurs_error('ffi-ed function takes no arguments');
-        throw __kurs_error('got ' + n + ' actuals, but function takes ' + types.length + ' args');
+        if (types.length === 0) throw __kurs_ffi_error('ffi-ed function takes no arguments');
+        throw __kurs_ffi_error('got ' + n + ' actuals, but function takes ' + types.length + ' args');
       }
       let ud;
       for (let i = 0; i < n; i++) if (types[i] === 'userdata') ud = arguments[i];
@@ -165,22 +172,22 @@
         if (t === 'int' || t === 'bool') {
           if (vt === 'number') out.push(t === 'bool' ? (trunc(v) !== 0) : (v | 0));
           else if (vt === 'boolean') out.push(t === 'bool' ? v : (v ? 1 : 0));
-          else throw __kurs_error('actual arg #' + i + ' is not ' + (t === 'int' ? 'an int' : 'a bool') +
+          else throw __kurs_ffi_error('actual arg #' + i + ' is not ' + (t === 'int' ? 'an int' : 'a bool') +
                                   ' (the type idx is: ' + vt + ')');
         } else if (t === 'double' || t === 'float') {
           out.push(toNumber(v));
         } else if (t === 'char*') {
           if (vt === 'string' || vt === 'null') out.push(v);
-          else throw __kurs_error('actual arg #' + i + ' is not a string (the type idx is: ' + vt + ')');
+          else throw __kurs_ffi_error('actual arg #' + i + ' is not a string (the type idx is: ' + vt + ')');
         } else if (t === 'mg_str*') {
           if (vt === 'string') out.push(v);
-          else throw __kurs_error('actual arg #' + i + ' is not a string (the type idx is: ' + vt + ')');
+          else throw __kurs_ffi_error('actual arg #' + i + ' is not a string (the type idx is: ' + vt + ')');
         } else if (t === 'void*') {
           if (vt === 'string' || vt === 'null') out.push(v);
           else if (vt === 'foreign_ptr') out.push(v.str !== null ? v.str : v.addr);
-          else throw __kurs_error('actual arg #' + i + ' is not a ptr');
+          else throw __kurs_ffi_error('actual arg #' + i + ' is not a ptr');
         } else if (t === 'callback') {
-          if (vt !== 'function') throw __kurs_error('actual arg #' + i + ' is not a function, but ' + vt);
+          if (vt !== 'function') throw __kurs_ffi_error('actual arg #' + i + ' is not a function, but ' + vt);
           out.push(__kurs_register(v, ud, d.cb_ud));
         } else {  // userdata stays on this side, with the callback
           out.push(null);
@@ -283,13 +290,96 @@
     },
     writable: true, configurable: true,
   });
+
+  // -- mJS semantics the source transform (mjs_semantics.py) routes through these ------------
+  const objectKeys = g.Object.keys;
+  const setProto = g.Object.setPrototypeOf;
+  const ProxyCtor = g.Proxy;
+  const objectProto = g.Object.prototype;
+  function __kurs_arith(op, a, b) {  // do_arith_op
+    switch (op) {
+      case '+': return a + b;
+      case '-': return a - b;
+      case '*': return a * b;
+      case '/': return b === 0 ? NaN : a / b;
+      case '%': {
+        const d = trunc(b);
+        if (d === 0) return NaN;
+        const r = trunc(a) % d;
+        return r === 0 ? 0 : r;
+      }
+      case '&': return a & b;
+      case '|': return a | b;
+      case '^': return a ^ b;
+      case '<<': return a << b;
+      case '>>': return a >> b;
+      case '>>>': return a >>> b;
+    }
+    return NaN;
+  }
+  g.__kurs_bin = function __kurs_bin(op, a, b) {  // do_op
+    const fa = __kurs_is_foreign(a);
+    const fb = __kurs_is_foreign(b);
+    if ((typeof a === 'number' || fa) && (typeof b === 'number' || fb)) {
+      if ((fa && fb && op !== '-') || ((fa || fb) && op !== '-' && op !== '+')) {
+        throw __kurs_error('invalid operands');
+      }
+      const r = __kurs_arith(op, fa ? a.addr : a, fb ? b.addr : b);
+      return (fa !== fb) ? __kurs_foreign(r, null) : r;
+    }
+    if (op === '+' && typeof a === 'string' && typeof b === 'string') return a + b;
+    throw __kurs_error('implicit type conversion is prohibited');
+  };
+  g.__kurs_typeof = __kurs_typeof;
+  g.__kurs_keys = function __kurs_keys(o) {  // for..in: newest property first
+    const t = __kurs_typeof(o);
+    if (t !== 'object' && t !== 'array') throw __kurs_error('can\'t iterate over non-object');
+    const keys = objectKeys(o);
+    const out = [];
+    for (let i = keys.length - 1; i >= 0; i--) out.push(keys[i]);
+    return out;
+  };
+  g.__kurs_g = g;
+  g.isNaN = function __kurs_isnan(v) {
+    return typeof v === 'number' && v !== v;
+  };
+  // Strings, numbers, booleans and functions are not objects in mJS: a property they do not
+  // have is "type error" (OP_GET), and a new one is "unsupported object type" (TOK_ASSIGN).
+  // A Proxy at the end of their prototype chains sees both.
+  const notObject = new ProxyCtor(objectProto, {
+    get: function __kurs_get(target, key, receiver) {
+      if (typeof key !== 'string' || key in target || key === 'toJSON') return target[key];
+      throw __kurs_error('type error');
+    },
+    set: function __kurs_set(target, key) {
+      throw __kurs_error('unsupported object type');
+    },
+  });
+  const keepString = {length: 1, slice: 1, at: 1, charCodeAt: 1, indexOf: 1, constructor: 1};
+  const stringProto = g.String.prototype;
+  const stringNames = g.Object.getOwnPropertyNames(stringProto);
+  for (let i = 0; i < stringNames.length; i++) {
+    if (keepString[stringNames[i]] !== 1) delete stringProto[stringNames[i]];
+  }
+  const numberProto = g.Number.prototype;
+  const numberToString = numberProto.toString;
+  const numberToFixed = numberProto.toFixed;
+  const numberNames = g.Object.getOwnPropertyNames(numberProto);
+  for (let i = 0; i < numberNames.length; i++) {
+    if (numberNames[i] !== 'constructor') delete numberProto[numberNames[i]];
+  }
+  setProto(stringProto, notObject);
+  setProto(numberProto, notObject);
+  setProto(g.Boolean.prototype, notObject);
+  setProto(g.Function.prototype, notObject);
   const Object_ = {create: objCreate};
   const hostNames = ['__kurs_host_print', '__kurs_host_load', '__kurs_host_ffi_resolve', '__kurs_host_call',
-                     '__kurs_host_wd', '__kurs_wd', '__kurs_invoke', '__kurs_free', '__kurs_callback_count'];
+                     '__kurs_host_wd', '__kurs_wd', '__kurs_invoke', '__kurs_free', '__kurs_callback_count',
+                     '__kurs_bin', '__kurs_typeof', '__kurs_keys', '__kurs_g'];
   // mJS has no standard library: what is not here is not on the board either.
   const missing = ['Math', 'Date', 'Number', 'Boolean', 'String', 'Array', 'Function', 'RegExp', 'Symbol',
                    'Map', 'Set', 'WeakMap', 'WeakSet', 'Promise', 'Proxy', 'Reflect', 'parseInt', 'parseFloat',
-                   'isNaN', 'isFinite', 'eval', 'decodeURI', 'decodeURIComponent', 'encodeURI',
+                   'isFinite', 'eval', 'decodeURI', 'decodeURIComponent', 'encodeURI',
                    'encodeURIComponent', 'escape', 'unescape', 'Error', 'EvalError', 'RangeError',
                    'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'InternalError', 'AggregateError',
                    'ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array',
