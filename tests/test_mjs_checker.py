@@ -292,6 +292,7 @@ VALID = {
         let last = 1
     """,
     "nested-helper-and-recursion": """
+        load('api_timer.js');
         function fib(n) {
           if (n < 2) {
             return n;
@@ -359,7 +360,7 @@ def test_absurdly_long_expression_is_reported_not_crashed() -> None:
 
 
 def test_repeated_closure_use_is_reported_once_per_function() -> None:
-    source = "function f(p) {\n  Timer.set(1, 0, function() { print(p, p, p); }, null);\n}\n"
+    source = "load('api_timer.js');\nfunction f(p) {\n  Timer.set(1, 0, function() { print(p, p, p); }, null);\n}\n"
     assert [p.rule for p in check_source(source)] == ["closure"]
 
 
@@ -505,3 +506,52 @@ def test_size_check_reads_no_more_than_the_limit(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr("builtins.open", counting_open)
     assert sjekk._too_big_for_board(big) is not None
     assert reads == [sjekk.BOARD_FS_BYTES + 1]
+
+
+# -- types through variables, assignments and returns (mjs_exec.c do_op: '+' adds two numbers or
+#    joins two strings; every other arithmetic operator takes numbers only) ----------------------
+
+@pytest.mark.parametrize("source", [
+    "let n = 5;\nprint('n=' + n);\n",
+    "let n = 5;\nlet m = n;\nprint('m=' + m);\n",
+    "let s = 'a';\ns += 1;\n",
+    "let count = function() { return 3; };\nprint('antall: ' + count());\n",
+    "function on() { return true; }\nprint('på: ' + on());\n",
+    "let s = '5';\nprint(s - 1);\n",
+])
+def test_string_and_number_through_variables_are_caught(source: str) -> None:
+    assert "typekonvertering" in [p.rule for p in check_source(source)]
+
+
+@pytest.mark.parametrize("source", [
+    # A parameter can hold anything: its name is never typed.
+    "let show = function(n) { print('n=' + n); };\nshow('x');\n",
+    # Two types over the file's life: unknown, left to the board.
+    "let v = 1;\nv = 'en';\nprint('v=' + v);\n",
+    # Text joined with text, numbers added to numbers.
+    "let a = 'x';\na += 'y';\nlet n = 1;\nn += 2;\nn++;\nprint(a + 'z', n + 1);\n",
+    "let n = 5;\nprint('n=' + JSON.stringify(n));\n",
+])
+def test_unknown_or_matching_types_are_not_reported(source: str) -> None:
+    assert check_source(source) == []
+
+
+def test_property_on_a_function_is_reported() -> None:
+    source = "let f = function() { return 1; };\nlet g = f;\ng.x = 2;\n"
+    assert [p.rule for p in check_source(source)] == ["funksjon-egenskap"]
+
+
+def test_a_name_no_loaded_file_defines_is_reported() -> None:
+    # mjs_exec.c mjs_find_scope: "[Math] is not defined" until api_math.js has been loaded.
+    problems = check_source("print(Math.floor(1.5));\n")
+    assert [p.rule for p in problems] == ["ikke-definert"]
+    assert check_source("load('api_math.js');\nprint(Math.floor(1.5));\n") == []
+    # A file we cannot see (a learner's own, or a name built at run time) may define anything.
+    assert check_source("load('mine.js');\nprint(Hjelper.x);\n") == []
+
+
+def test_nesting_past_the_parser_limit_is_reported() -> None:
+    # mjs_parser.c: depth > STACK_LIMIT / BINOP_STACK_FRAME_SIZE (512) is "parser stack overflow";
+    # the oracle's mJS refused 60 nested parentheses.
+    assert [p.rule for p in check_source("let a = " + "(" * 60 + "1" + ")" * 60 + ";\n")] == ["for-dypt"]
+    assert check_source("let a = " + "(" * 20 + "1" + ")" * 20 + ";\n") == []

@@ -47,9 +47,17 @@ that source). "ok" = accepted, everything else is a rule below.
 |                                    |       | unknown escapes keep the backslash; '\\' + newline gives '\\n';  |
 |                                    |       | \\uHHHH becomes one byte, so only ASCII code points are safe    |
 | identifiers                        | ASCII | mjs_is_ident: a-z A-Z _ $ and digits only                       |
-| 'text' + 5, 1 + true               | no    | do_op: "implicit type conversion is prohibited"                 |
+| 'text' + 5, 1 + true               | no    | do_op: "implicit type conversion is prohibited"; types are      |
+|                                    |       | followed through variables and returns (kurs.mjs.types); what   |
+|                                    |       | stays unknown is left to the board, which stops the same way    |
+| '5' - 1 (any arithmetic but +)     | no    | do_op: numbers only                                             |
+| f.x = 1 on a function              | no    | TOK_ASSIGN: "unsupported object type"                            |
+| a name nothing defines             | no    | mjs_find_scope: "[x] is not defined"; checked only when every   |
+|                                    |       | load() names an api_*.js we know (a learner's own file may      |
+|                                    |       | define anything: deliberately not reported then)                |
 | 'a' < 'b'                          | wrong | comparisons convert both sides to numbers                       |
 | very deep nesting / long a+b+c+... | no    | STACK_LIMIT / BINOP_STACK_FRAME_SIZE: "parser stack overflow"   |
+|                                    |       | (512; each '(' / '[' costs 10, so ~50 levels)                   |
 | string methods                     | few   | getprop_builtin_string: length, at, charCodeAt, indexOf, slice  |
 | array methods                      | few   | getprop_builtin_array: length, push, splice; f.apply exists      |
 | globals                            | few   | mjs_init_builtin: print load ffi die gc chr mkstr JSON{parse,   |
@@ -60,12 +68,14 @@ that source). "ok" = accepted, everything else is a rule below.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kurs.errors import CourseError
+from kurs.mjs.types import TypeInference
 
 # The words mjs_tok.c treats as keywords: none of them can name an object key or follow a dot.
 MJS_RESERVED = frozenset({
@@ -178,15 +188,10 @@ _MISSING_METHODS = {
 }
 
 # Mongoose OS calls whose result type we know: lets '+' spot text + number mix-ups.
-_NUMBER_CALLS = frozenset({"Sys.uptime", "Sys.free_ram", "Sys.total_ram", "Timer.now", "Timer.set",
-                           "GPIO.read", "GPIO.toggle", "MQTT.pub", "Math.floor", "Math.ceil",
-                           "Math.round", "Math.random", "Math.abs", "Math.max", "Math.min",
-                           "Math.sqrt", "Math.pow"})
-_STRING_CALLS = frozenset({"JSON.stringify", "Timer.fmt", "chr"})
-
+_TYPE_WORDS = {"number": "et tall", "boolean": "true/false", "null": "null", "undefined": "undefined",
+               "array": "en tabell", "object": "et objekt", "function": "en funksjon", "string": "tekst"}
 _ARITHMETIC = frozenset({"-", "*", "/", "%", "&", "|", "^", "<<", ">>", ">>>"})
 _RELATIONAL = frozenset({"<", "<=", ">", ">="})
-_BOOLEAN_OPS = frozenset({"===", "!==", "==", "!=", "<", "<=", ">", ">=", "in", "instanceof"})
 _OK_BINARY = _ARITHMETIC | _RELATIONAL | {"+", "===", "!=="}
 _OK_ASSIGN = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", ">>>=", "&=", "|=", "^="})
 _OK_ESCAPES = frozenset("nrtbfv\\'\"")
@@ -254,6 +259,39 @@ class MjsError(CourseError):
                          "Rett opp linjene over og prøv igjen. Hver melding sier hva du kan skrive i stedet.")
 
 
+# mJS's own globals (cesanta/mjs src/mjs_builtin.c, mjs_init_builtin).
+MJS_BUILTINS = frozenset({"print", "load", "die", "ffi", "ffi_cb_free", "mkstr", "getMJS", "gc", "chr",
+                          "JSON", "Object", "NaN", "isNaN", "undefined", "Infinity"})
+
+
+@functools.lru_cache(maxsize=64)
+def _api_file_globals(name: str) -> frozenset[str] | None:
+    """Top-level names an ``api_*.js`` (with what it loads itself) defines; None when unknown."""
+    from kurs.esp32.js_runtime import api_source
+
+    source = api_source(name) if name != "runtime.js" else None
+    if source is None:
+        return None
+    names = set(re.findall(r"^(?:let|function)\s+([A-Za-z_$][\w$]*)", source, re.M))
+    for other in re.findall(r"load\('([^']+)'\)", source):
+        more = _api_file_globals(other) if other != name else frozenset()
+        if more is None:
+            return None
+        names |= more
+    return frozenset(names)
+
+
+def api_globals(loaded: list[str]) -> frozenset[str] | None:
+    """Every global name the file can see after its ``load()`` calls, or None when one is unknown."""
+    names = set(MJS_BUILTINS)
+    for name in loaded:
+        found = _api_file_globals(name) if name else None
+        if found is None:
+            return None
+        names |= found
+    return frozenset(names)
+
+
 def check_source(source: str, filename: str = "init.js") -> list[Problem]:
     """Every construct in ``source`` that real mJS does not run, sorted by line and column."""
     import esprima
@@ -264,6 +302,9 @@ def check_source(source: str, filename: str = "init.js") -> list[Problem]:
         return [_parse_problem(source, exc, filename)]
     except RecursionError:
         return [_too_deep(filename)]
+    deep = _parser_depth_problem(source, filename)
+    if deep is not None:
+        return [deep]
     checker = _Checker(source, filename)
     try:
         checker.run(tree)
@@ -272,6 +313,43 @@ def check_source(source: str, filename: str = "init.js") -> list[Problem]:
         return [_too_deep(filename)]
     unique = {(p.line, p.column, p.rule, p.message): p for p in checker.problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.column, p.rule))
+
+
+# mjs_parser.c: PARSE_LTR_BINOP and parse_block count p->depth and stop past
+# STACK_LIMIT / BINOP_STACK_FRAME_SIZE = 8192 / 16 = 512 with "parser stack overflow". Every
+# parse_expr goes down ten binary-operator levels, so each '(' or '[' costs 10, a statement 10
+# and a block 1: about 50 nested parentheses are the most mJS parses.
+_PARSER_DEPTH_LIMIT = 512
+
+
+def _parser_depth_problem(source: str, filename: str) -> Problem | None:
+    import esprima
+
+    try:
+        tokens = esprima.tokenize(source, {"loc": True})
+    except Exception:  # noqa: BLE001 - the parse above succeeded; be quiet if the tokenizer differs
+        return None
+    opened: list[str] = []
+    depth = 10
+    for token in tokens:
+        if token.type != "Punctuator":
+            continue
+        value = token.value
+        if value in ("(", "["):
+            opened.append(value)
+            depth += 10
+        elif value == "{":
+            opened.append(value)
+            depth += 11
+        elif value in (")", "]", "}") and opened:
+            depth -= 11 if opened.pop() == "{" else 10
+        if depth > _PARSER_DEPTH_LIMIT:
+            start = token.loc.start
+            return Problem(start.line, start.column + 1, "for-dypt",
+                           "Koden er nøstet for dypt (for mange parenteser, klammer eller blokker inni "
+                           "hverandre): mJS stopper med «parser stack overflow» ved omtrent 50 nivåer. Del "
+                           "uttrykket opp med hjelpevariabler eller egne funksjoner.", filename)
+    return None
 
 
 def _too_deep(filename: str) -> Problem:
@@ -459,6 +537,7 @@ class _Checker:
         self.loaded: list[str] = []
         self.defined_keys: set[str] = set()            # property names the file defines itself
         self.global_scope = _Scope("global", None, None)
+        self.types = TypeInference()
 
     # -- reporting --------------------------------------------------------------------------
     def report(self, node: Any, rule: str, message: str) -> None:
@@ -470,6 +549,7 @@ class _Checker:
 
     # -- driver -----------------------------------------------------------------------------
     def run(self, tree: Any) -> None:
+        self.types.learn(tree)
         self.declare_statements(tree.body, self.global_scope)
         self.visit_list(tree.body, self.global_scope, tree)
         self.check_statement_lists(tree)
@@ -906,6 +986,8 @@ class _Checker:
         if (callee.type == "Identifier" and callee.name == "load" and node.arguments
                 and node.arguments[0].type == "Literal" and isinstance(node.arguments[0].value, str)):
             self.loaded.append(node.arguments[0].value)
+        elif callee.type == "Identifier" and callee.name == "load":
+            self.loaded.append("")  # a name only known when it runs
         if callee.type == "MemberExpression" and not callee.computed:
             self.calls.append((node, scope))
         self.visit(callee, scope, node)
@@ -944,6 +1026,8 @@ class _Checker:
                         "«typeof x === 'object'», eller en egen type-egenskap i objektet.")
         elif op == "+":
             self.check_plus(node, node.left, node.right)
+        elif op in _ARITHMETIC:
+            self.check_arithmetic(node, op, node.left, node.right)
         elif op in _RELATIONAL:
             if "string" in (self.static_type(node.left), self.static_type(node.right)):
                 self.report(node, "tekst-sammenligning",
@@ -986,6 +1070,8 @@ class _Checker:
                         "«load('api_math.js');») eller «a = a * a;».")
         if node.operator == "+=":
             self.check_plus(node, node.left, node.right)
+        elif node.operator[:-1] in _ARITHMETIC:
+            self.check_arithmetic(node, node.operator, node.left, node.right)
         left = node.left
         if left.type in ("ObjectPattern", "ArrayPattern"):
             self.declare_pattern(left, scope)
@@ -994,6 +1080,11 @@ class _Checker:
         elif left.type == "Identifier":
             self.reference(left, scope, write=True)
         else:
+            if left.type == "MemberExpression" and self.static_type(left.object) == "function":
+                self.report(node, "funksjon-egenskap",
+                            f"«{self.text(left.object)}» er en funksjon, og i mJS kan bare objekter få "
+                            "egenskaper (feilen blir «unsupported object type»). Lag et objekt: "
+                            "«let ting = {f: function() { … }, x: 2};».")
             self.visit(left, scope, node)
         self.visit(node.right, scope, node)
 
@@ -1015,65 +1106,7 @@ class _Checker:
     # -- types, for '+' and comparisons -----------------------------------------------------
     def static_type(self, node: Any) -> str | None:
         """The value type an expression certainly has in mJS, or None when it cannot be known."""
-        kind = node.type
-        if kind == "Literal":
-            value = node.value
-            if getattr(node, "regex", None) is not None:
-                return None
-            if isinstance(value, bool):
-                return "boolean"
-            if isinstance(value, str):
-                return "string"
-            if isinstance(value, (int, float)):
-                return "number"
-            if value is None:
-                return "null"
-            return None
-        if kind == "TemplateLiteral":
-            return "string"
-        if kind == "Identifier":
-            return {"undefined": "undefined", "NaN": "number"}.get(node.name)
-        if kind == "BinaryExpression":
-            if node.operator in _ARITHMETIC:
-                return "number"
-            if node.operator in _BOOLEAN_OPS:
-                return "boolean"
-            if node.operator == "+":
-                # In mJS '+' with text on either side gives text or stops with a type error.
-                left, right = self.static_type(node.left), self.static_type(node.right)
-                if "string" in (left, right):
-                    return "string"
-                return "number" if left == right == "number" else None
-            return None
-        if kind == "UnaryExpression":
-            return {"-": "number", "~": "number", "!": "boolean", "typeof": "string",
-                    "void": "undefined"}.get(node.operator)
-        if kind == "UpdateExpression":
-            return "number"
-        if kind == "AssignmentExpression" and node.operator == "=":
-            return self.static_type(node.right)
-        if kind == "ConditionalExpression":
-            left, right = self.static_type(node.consequent), self.static_type(node.alternate)
-            return left if left == right else None
-        if kind == "MemberExpression" and not node.computed and node.property.name == "length":
-            return "number"
-        if kind == "CallExpression":
-            callee = node.callee
-            if callee.type == "Identifier" and callee.name in _STRING_CALLS:
-                return "string"
-            if callee.type == "MemberExpression" and not callee.computed:
-                method = callee.property.name
-                if callee.object.type == "Identifier":
-                    dotted = f"{callee.object.name}.{method}"
-                    if dotted in _STRING_CALLS:
-                        return "string"
-                    if dotted in _NUMBER_CALLS:
-                        return "number"
-                if method in ("indexOf", "at", "charCodeAt"):
-                    return "number"
-                if method == "slice" and self.static_type(callee.object) == "string":
-                    return "string"
-        return None
+        return self.types.type_of(node)
 
     def check_plus(self, node: Any, left: Any, right: Any) -> None:
         types = (self.static_type(left), self.static_type(right))
@@ -1081,20 +1114,29 @@ class _Checker:
             return
         if "string" in types:
             other = types[1] if types[0] == "string" else types[0]
-            what = {"number": "et tall", "boolean": "true/false", "null": "null",
-                    "undefined": "undefined"}.get(other, other)
+            what = _TYPE_WORDS.get(other, other)
             self.report(node, "typekonvertering",
                         f"mJS gjør ikke om typer automatisk: «+» mellom tekst og {what} gir feilen "
                         "«implicit type conversion is prohibited». Gjør verdien om til tekst med "
                         "«JSON.stringify(x)», f.eks. «'Teller: ' + JSON.stringify(n)», eller gi print flere "
                         "argumenter: «print('Teller:', n);».")
         else:
-            names = {"number": "et tall", "boolean": "true/false", "null": "null", "undefined": "undefined"}
             self.report(node, "typekonvertering",
-                        f"mJS gjør ikke om typer automatisk: «+» mellom {names[types[0]]} og "
-                        f"{names[types[1]]} gir feilen "
+                        f"mJS gjør ikke om typer automatisk: «+» mellom {_TYPE_WORDS.get(types[0], types[0])} og "
+                        f"{_TYPE_WORDS.get(types[1], types[1])} gir feilen "
                         "«implicit type conversion is prohibited». Bruk tall på begge sider, f.eks. "
                         "«(b ? 1 : 0)».")
+
+    def check_arithmetic(self, node: Any, op: str, left: Any, right: Any) -> None:
+        """``- * / % & | ^ << >> >>>`` take numbers only in mJS (do_op), text included."""
+        for side in (left, right):
+            kind = self.static_type(side)
+            if kind is not None and kind != "number":
+                self.report(node, "typekonvertering",
+                            f"mJS regner bare med tall: «{op}» med {_TYPE_WORDS.get(kind, kind)} gir feilen "
+                            "«implicit type conversion is prohibited». Gjør tekst om til tall med "
+                            "«JSON.parse(tekst)».")
+                return
 
     # -- statement lists: semicolons after x++ ----------------------------------------------
     def check_statement_lists(self, tree: Any) -> None:
@@ -1137,6 +1179,7 @@ class _Checker:
         user_files = any(not re.match(r"(.*/)?(api_\w+|polyfill)\.js\Z", name) for name in self.loaded)
         reported_closures: set[tuple[int, str]] = set()
         reported_globals: set[str] = set()
+        known = None if user_files else api_globals(self.loaded)
         resolved: dict[int, tuple[_Scope, Any, str] | None] = {}
         for ref in self.refs:
             name = ref.ident.name
@@ -1148,6 +1191,16 @@ class _Checker:
                         reported_globals.add(name)
                         self.report(ref.ident, "mangler-global",
                                     f"mJS har ikke «{name}». {_MISSING_GLOBALS[name]}")
+                elif (not ref.write and known is not None and name not in known
+                      and name not in reported_globals):
+                    reported_globals.add(name)
+                    where = ("ingen av filene koden laster med «load(…)» definerer det" if self.loaded
+                             else "koden laster ingen fil med «load(…)» som definerer det")
+                    self.report(ref.ident, "ikke-definert",
+                                f"«{name}» finnes ikke: den er ikke deklarert i filen, og {where}. mJS "
+                                f"stopper med «[{name}] is not defined». Sjekk stavemåten, deklarer den med "
+                                f"«let {name} = …;», eller last API-filen som har den (f.eks. "
+                                "«load('api_math.js');» for Math).")
                 elif ref.write and not user_files and name not in reported_globals:
                     reported_globals.add(name)
                     fix = (f"Skriv «for (let {name} in …)»." if ref.for_in else
