@@ -347,13 +347,13 @@ def fake_provisioned(tmp_path: Path, thing: str, server: str) -> SimpleNamespace
     folder.mkdir()
     files = {}
     for name, body in ((f"aws-{thing}.crt.pem", b"CERT" * 200), (f"aws-{thing}.key.pem", b"KEY" * 80),
-                       ("ca.pem", b"CA" * 300)):
+                       ("kurs-ca.pem", b"CA" * 300)):
         (folder / name).write_bytes(body)
         files[name] = folder / name
     config = {"mqtt.enable": True, "mqtt.server": server, "mqtt.ssl_cert": f"aws-{thing}.crt.pem",
-              "mqtt.ssl_key": f"aws-{thing}.key.pem", "mqtt.ssl_ca_cert": "ca.pem", "aws.thing_name": thing}
+              "mqtt.ssl_key": f"aws-{thing}.key.pem", "mqtt.ssl_ca_cert": "kurs-ca.pem", "aws.thing_name": thing}
     return SimpleNamespace(thing_name=thing, cert_file=files[f"aws-{thing}.crt.pem"],
-                           key_file=files[f"aws-{thing}.key.pem"], ca_file=files["ca.pem"], device_config=config)
+                           key_file=files[f"aws-{thing}.key.pem"], ca_file=files["kurs-ca.pem"], device_config=config)
 
 
 AWS_SERVER = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com:8883"

@@ -156,11 +156,11 @@ def test_board_connects_with_mutual_tls_like_after_aws_iot_setup(sky, iot, board
     iot.create_policy(policyName=thing, policyDocument=json.dumps(policy))
     iot.attach_policy(policyName=thing, target=keys["certificateArn"])
     lys = VirtualBoard("lys", device_id=thing, config_overrides={
-        "mqtt.enable": True, "mqtt.server": f"localhost:{sky.mqtts_port}", "mqtt.ssl_ca_cert": "ca.pem",
+        "mqtt.enable": True, "mqtt.server": f"localhost:{sky.mqtts_port}", "mqtt.ssl_ca_cert": "kurs-ca.pem",
         "mqtt.ssl_cert": f"aws-{thing}.crt.pem", "mqtt.ssl_key": f"aws-{thing}.key.pem"})
     boards.append(lys)
     with open(sky.ca_file, "rb") as f:
-        lys.fs_put("ca.pem", f.read())
+        lys.fs_put("kurs-ca.pem", f.read())
     lys.fs_put(f"aws-{thing}.crt.pem", keys["certificatePem"])
     lys.fs_put(f"aws-{thing}.key.pem", keys["keyPair"]["PrivateKey"])
     lys.start()

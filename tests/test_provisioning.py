@@ -79,8 +79,10 @@ def test_device_config_is_what_mos_aws_iot_setup_sets(sky, device):
     cfg = device.device_config
     assert cfg["mqtt.enable"] is True
     assert cfg["mqtt.server"] == f"localhost:{sky.mqtts_port}"
+    # The CA gets a file of its own: ca.pem on a real board is the ca-bundle library's bundle,
+    # which mos aws-iot-setup never uploads (it only sets mqtt.ssl_ca_cert; mos cli/aws/aws.go).
     assert (cfg["mqtt.ssl_cert"], cfg["mqtt.ssl_key"], cfg["mqtt.ssl_ca_cert"]) == (
-        "aws-esp32_PROV01.crt.pem", "aws-esp32_PROV01.key.pem", "ca.pem")
+        "aws-esp32_PROV01.crt.pem", "aws-esp32_PROV01.key.pem", "kurs-ca.pem")
     assert cfg["aws.thing_name"] == "esp32_PROV01"
 
 
@@ -96,7 +98,7 @@ def test_no_private_key_in_output_or_cloud_log(sky, capsys):
 
 def test_fs_dir_gets_the_files_and_the_saved_configuration(sky, tmp_path):
     result = provision("esp32_FILER1", fs_dir=tmp_path, verbose=False)
-    for name in ("aws-esp32_FILER1.crt.pem", "aws-esp32_FILER1.key.pem", "ca.pem"):
+    for name in ("aws-esp32_FILER1.crt.pem", "aws-esp32_FILER1.key.pem", "kurs-ca.pem"):
         assert (tmp_path / name).is_file()
     assert stat.S_IMODE((tmp_path / "aws-esp32_FILER1.key.pem").stat().st_mode) == 0o600
     saved = json.loads((tmp_path / "conf9.json").read_text())

@@ -303,3 +303,65 @@ def test_serve_pty_returns_path_and_stop() -> None:
             assert backend.files["hei.txt"] == b"Hei fra kurset"
     finally:
         stop()
+
+
+# -- rpc-uart clears its receive buffer on any byte >= 0x80 (REFERENCE.md, "Mongoose OS serial
+#    RPC"), and frozen's JSON parser stores \u00XX as that byte ------------------------------------
+
+def test_frames_to_the_board_are_pure_ascii(silent_pty) -> None:
+    master, path = silent_pty
+    with RpcClient(path, timeout=3, chunk_delay=0) as rpc:
+        caller = threading.Thread(target=lambda: _swallow(rpc.set_wifi, "Kontoret-ÆØÅ", "blåbær-123", reboot=False))
+        caller.start()
+        assert _read_until(master, b'"""\x04"""\n\n')
+        os.write(master, b'"""\x04"""')
+        sent = _read_until(master, b'"""\n')
+        caller.join(5)
+    assert sent and max(sent) < 0x80
+    # Each UTF-8 byte of Æ (c3 86) is one \u00XX escape, as frozen reads them back.
+    assert b"Kontoret-\\u00c3\\u0086\\u00c3\\u0098\\u00c3\\u0085" in sent
+    assert b"bl\\u00c3\\u00a5b\\u00c3\\u00a6r-123" in sent
+
+
+def _swallow(fn, *args, **kwargs) -> None:
+    try:
+        fn(*args, **kwargs)
+    except CourseError:
+        pass  # nobody answers the request in the byte-level test
+
+
+def test_a_raw_utf8_frame_is_dropped_by_the_board_like_rpc_uart(board, client: RpcClient) -> None:
+    server, backend = board
+    fd = os.open(server.path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        request = json.dumps({"id": 7, "method": "Config.Set",
+                              "params": {"config": {"wifi": {"sta": {"ssid": "Kontoret-ÆØÅ"}}}}},
+                             ensure_ascii=False, separators=(",", ":")).encode()
+        os.write(fd, b'\n"""' + request + b"%08x" % zlib.crc32(request) + b'"""\n')
+    finally:
+        os.close(fd)
+    time.sleep(0.3)
+    assert client.config_get("wifi.sta.ssid") != "Kontoret-ÆØÅ"
+
+
+def test_wifi_name_with_aeoeaa_reaches_a_virtual_board(tmp_path) -> None:
+    from kurs.esp32.board import VirtualBoard
+    from kurs.esp32.rpc_backend import BoardBackend
+
+    app = tmp_path / "app"
+    (app / "fs").mkdir(parents=True)
+    (app / "mos.yml").write_text('name: app\nversion: "1.0"\nplatform: esp32\nlibs:\n'
+                                 "  - origin: https://github.com/mongoose-os-libs/js-demo-bundle\n")
+    (app / "fs" / "init.js").write_text("print('hei');\n")
+    board = VirtualBoard(app, config_overrides={"mqtt.server": "", "mqtt.enable": False}).start()
+    server = PtyRpcServer(BoardBackend(board))
+    server.start()
+    try:
+        with RpcClient(server.path, timeout=5) as rpc:
+            rpc.set_wifi("Kontoret-ÆØÅ", "blåbær-123", reboot=False)
+            assert rpc.config_get("wifi.sta.ssid") == "Kontoret-ÆØÅ"
+        assert board.config_get("wifi.sta.ssid") == "Kontoret-ÆØÅ"
+        assert board.config_get("wifi.sta.pass") == "blåbær-123"
+    finally:
+        server.stop()
+        board.close()

@@ -11,6 +11,12 @@ Before a request ``mos`` sends the handshake ``"""\x04"""\n\n``; the device answ
 ``\x04`` frame with ``"""\x04"""``. XON/XOFF bytes (0x11/0x13), which cannot occur in JSON,
 are software flow control from the device. The device's console log shares the UART: every
 byte that is not part of a frame is a log line.
+
+Frames to the device are pure ASCII: ``rpc-uart`` clears its receive buffer on any byte
+>= 0x80, so each UTF-8 byte of a non-ASCII character is written as ``\u00XX``, which the
+firmware's JSON parser (frozen) stores as that one byte. An SSID «Kontoret-ÆØÅ» thus arrives
+as its UTF-8 bytes. :class:`DeviceStreamParser` applies both rules, so the virtual board
+fails exactly where a real one would.
 '''
 
 from __future__ import annotations
@@ -36,13 +42,35 @@ def crc_hex(payload: bytes) -> bytes:
 
 
 def dump_json(obj: Any) -> bytes:
-    # Raw UTF-8 (not \u escapes): the device's JSON parser handles UTF-8 bytes, and an SSID
-    # like «Kontoret-ÆØÅ» must arrive intact.
+    """Compact JSON with raw UTF-8 (what the device writes; the host reads it as UTF-8)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def encode_frame(obj: dict[str, Any], *, old_delimiter: bool = True, crc: bool = True) -> bytes:
-    payload = dump_json(obj)
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def dump_ascii_json(obj: Any) -> bytes:
+    r"""Compact JSON, pure ASCII: every UTF-8 byte >= 0x80 (only ever inside strings) as \u00XX."""
+    return _HIGH_BYTE.sub(lambda m: b"\\u00%02x" % m.group()[0], dump_json(obj))
+
+
+def frozen_bytes(value: Any) -> Any:
+    r"""Strings as frozen stores them: \u0000-\u00ff are single bytes, read back as UTF-8."""
+    if isinstance(value, str):
+        if all(ord(ch) < 0x100 for ch in value):
+            return value.encode("latin-1").decode("utf-8", "replace")
+        return value
+    if isinstance(value, list):
+        return [frozen_bytes(v) for v in value]
+    if isinstance(value, dict):
+        return {frozen_bytes(k): frozen_bytes(v) for k, v in value.items()}
+    return value
+
+
+def encode_frame(obj: dict[str, Any], *, old_delimiter: bool = True, crc: bool = True,
+                 ascii_only: bool = False) -> bytes:
+    """A frame; ``ascii_only`` for frames to a device (see the module docstring)."""
+    payload = dump_ascii_json(obj) if ascii_only else dump_json(obj)
     body = payload + (crc_hex(payload) if crc else b"")
     if old_delimiter:
         body = DELIM_OLD + body + DELIM_OLD
@@ -59,9 +87,10 @@ class Frame:
     had_crc: bool
 
 
-def decode_frame(content: bytes) -> Frame | None:
+def decode_frame(content: bytes, *, as_device: bool = False) -> Frame | None:
     """The JSON object in ``content`` (metadata checked and removed), or None if it is not a frame.
 
+    ``as_device``: strings as the firmware's frozen parser stores them (:func:`frozen_bytes`).
     Raises CorruptFrame when a CRC is present and wrong.
     """
     content = content.strip()
@@ -86,7 +115,7 @@ def decode_frame(content: bytes) -> Frame | None:
         return None
     if not isinstance(obj, dict):
         return None
-    return Frame(obj, had_crc)
+    return Frame(frozen_bytes(obj) if as_device else obj, had_crc)
 
 
 def strip_flow_control(data: bytes) -> tuple[bytes, bool | None]:
@@ -179,8 +208,8 @@ class DeviceStreamParser:
     """Device side, as ``rpc-uart`` reads the UART: segments between either delimiter.
 
     ``feed`` returns events: ``("handshake", None)`` for the lone ``\\x04`` frame,
-    ``("empty", None)`` for an empty segment, ``("frame", Frame)``, ``("corrupt", text)`` and
-    ``("invalid", text)``. ``old_delimiter_seen`` tells how to answer.
+    ``("empty", None)`` for an empty segment, ``("frame", Frame)``, ``("corrupt", text)``,
+    ``("invalid", text)`` and ``("dropped", None)`` when a byte >= 0x80 cleared the buffer. ``old_delimiter_seen`` tells how to answer.
     """
 
     def __init__(self, max_frame: int = MAX_PENDING) -> None:
@@ -189,8 +218,22 @@ class DeviceStreamParser:
         self.old_delimiter_seen = False
 
     def feed(self, data: bytes) -> list[tuple[str, Any]]:
-        self._buf += data
         events: list[tuple[str, Any]] = []
+        # rpc-uart: a byte >= 0x80 clears the receive buffer (what came before it in the
+        # same read still counts; the frame it was in is lost).
+        pieces = _HIGH_BYTE.split(data)
+        for index, piece in enumerate(pieces):
+            self._buf += piece
+            self._segments(events)
+            if index < len(pieces) - 1:
+                self._buf.clear()
+                events.append(("dropped", None))
+        if len(self._buf) > self._max:
+            self._buf.clear()
+            events.append(("invalid", "Incoming frame is too big, dropping."))
+        return events
+
+    def _segments(self, events: list[tuple[str, Any]]) -> None:
         while True:
             old = self._buf.find(DELIM_OLD)
             new = self._buf.find(DELIM_NEW)
@@ -204,10 +247,6 @@ class DeviceStreamParser:
             segment = bytes(self._buf[:cut])
             del self._buf[: cut + size]
             events.append(self._classify(segment))
-        if len(self._buf) > self._max:
-            self._buf.clear()
-            events.append(("invalid", "Incoming frame is too big, dropping."))
-        return events
 
     @staticmethod
     def _classify(segment: bytes) -> tuple[str, Any]:
@@ -216,7 +255,7 @@ class DeviceStreamParser:
         if segment == EOF_CHAR:
             return ("handshake", None)
         try:
-            frame = decode_frame(segment)
+            frame = decode_frame(segment, as_device=True)
         except CorruptFrame as exc:
             return ("corrupt", str(exc))
         if frame is None:

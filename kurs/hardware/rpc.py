@@ -355,7 +355,7 @@ class RpcClient:
             with self._write_lock:
                 if self._chunk_delay > 0 or not self._handshaken:
                     self._handshake(deadline)
-                self._write(framing.encode_frame(frame), deadline)
+                self._write(framing.encode_frame(frame, ascii_only=True), deadline)
             try:
                 answer = waiter.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:

@@ -358,6 +358,8 @@ class PtyRpcServer:
             self.write_console(f"W rpc-uart: Corrupted frame: '{value}'")
         elif kind == "invalid":
             self.write_console(f"E rpc: INVALID FRAME: '{value}'")
+        elif kind == "dropped":
+            pass  # the real firmware drops such bytes without a word
         elif kind == "frame":
             if value.had_crc:
                 self._crc_used = True

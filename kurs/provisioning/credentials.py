@@ -5,7 +5,7 @@ Layout, all private (folders 0700, files 0600), under the git-ignored state fold
 
     .kurs/credentials/<target>/<thing>/aws-<thing>.key.pem   private key (ECDSA P-256)
                                        aws-<thing>.crt.pem   certificate
-                                       ca.pem                the broker's root CA
+                                       kurs-ca.pem           the broker's root CA
                                        provisioning.json     certificate id/ARN, endpoint, port
 
 ``<target>`` is ``lokal`` for the local cloud and ``aws-<account>-<region>`` for AWS, so the
@@ -23,7 +23,10 @@ from typing import Any
 
 from kurs.paths import private_dir, write_private
 
-CA_FILE_NAME = "ca.pem"  # what mos sets as mqtt.ssl_ca_cert
+# The broker's CA in a file of its own, named by mqtt.ssl_ca_cert. Never "ca.pem": on a real
+# board that is the ca-bundle library's multi-root bundle (mos aws-iot-setup only points
+# mqtt.ssl_ca_cert at it and never uploads it), and overwriting it breaks every other TLS use.
+CA_FILE_NAME = "kurs-ca.pem"
 RECORD_FILE_NAME = "provisioning.json"
 
 

@@ -359,9 +359,11 @@ print("Første linje:     ", beskrivelse["certificatePem"].splitlines()[0])
 # %% [markdown]
 # ### Sertifikatet over på kortet
 #
-# Nå den delen av `mos aws-iot-setup` som skjer på kortet: sertifikatet, nøkkelen og `ca.pem` lastes opp
-# (`FS.Put`), innstillingene lagres (`Config.Set` og `Config.Save`), og kortet starter på nytt og kobler seg
-# til med sitt eget sertifikat. `put_credentials` venter til kortet har koblet seg til:
+# Nå den delen av `mos aws-iot-setup` som skjer på kortet: sertifikatet, nøkkelen og CA-en til megleren
+# (`kurs-ca.pem`) lastes opp (`FS.Put`), innstillingene lagres (`Config.Set` og `Config.Save`), og kortet
+# starter på nytt og kobler seg til med sitt eget sertifikat. CA-en får sin egen fil: `ca.pem` på kortet er
+# samlingen av rotsertifikater som fastvaren har med seg, og den skal stå i fred. `put_credentials` venter
+# til kortet har koblet seg til:
 
 # %%
 kort.put_credentials(dings, virtuell_port)
