@@ -387,6 +387,7 @@ def follow_console(
     from kurs.hardware import framing
 
     device = port or ports.find_board(platform).device
+    ports.refuse_native_usb(device)
     deadline = None if seconds is None else time.monotonic() + seconds
     parser = framing.HostStreamParser()
     link = ports.open_port(device, timeout=0.1, platform=platform)

@@ -179,3 +179,16 @@ def test_open_errors_per_os(platform: str, exc: BaseException, expected: list[st
     for phrase in expected:
         assert phrase in text
     assert caught.value.__cause__ is exc
+
+
+def test_native_usb_is_refused_for_console_and_rpc_with_the_reason() -> None:
+    # Mongoose OS has its console and rpc-uart on UART0 only, never on USB-Serial-JTAG.
+    refuse_native_usb = ports.refuse_native_usb
+    native = usb_port("/dev/ttyACM0", 0x303A, 0x1001)
+    bridge = usb_port("/dev/ttyUSB0", 0x10C4, 0xEA60)
+    with pytest.raises(CourseError) as caught:
+        refuse_native_usb("/dev/ttyACM0", [native, bridge])
+    assert "303A:1001" in str(caught.value) and "flashing virker" in str(caught.value)
+    assert "USB-UART-adapter" in caught.value.fix
+    refuse_native_usb("/dev/ttyUSB0", [native, bridge])  # a UART bridge is fine
+    refuse_native_usb("/dev/pts/7", [native, bridge])    # an unknown port (a virtual board) too

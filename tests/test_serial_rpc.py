@@ -365,3 +365,46 @@ def test_wifi_name_with_aeoeaa_reaches_a_virtual_board(tmp_path) -> None:
     finally:
         server.stop()
         board.close()
+
+
+class _DropsFirstTry(PtyRpcServer):
+    """A board whose first answer to each method is lost on the line (a noisy cable)."""
+
+    def __init__(self, backend) -> None:
+        super().__init__(backend)
+        self.seen: dict[str, int] = {}
+
+    def _request(self, frame) -> None:
+        method = str(frame.get("method"))
+        self.seen[method] = self.seen.get(method, 0) + 1
+        if self.seen[method] > 1 or method == "Sys.GetInfo":
+            super()._request(frame)
+
+
+def test_config_and_fs_put_are_retried_like_mos() -> None:
+    # mos tries Config.Get, Config.Set and each FS.Put chunk three times (issue 13's measurement).
+    backend = DictBackend(mac="24:0a:c4:f7:f2:ad")
+    server = _DropsFirstTry(backend)
+    server.start()
+    try:
+        with RpcClient(server.path, timeout=0.7) as rpc:
+            rpc.config_set({"wifi.sta.ssid": "igjen"}, save=True)
+            assert rpc.config_get("wifi.sta.ssid") == "igjen"
+            rpc.fs_put("hei.txt", b"hei")
+            assert backend.files["hei.txt"] == b"hei"
+        assert server.seen["Config.Set"] == 2 and server.seen["FS.Put"] == 2
+    finally:
+        server.stop()
+
+
+def test_a_board_error_is_not_retried() -> None:
+    backend = DictBackend()
+    server = _DropsFirstTry(backend)
+    server.start()
+    try:
+        with RpcClient(server.path, timeout=0.7) as rpc, pytest.raises(RpcError):
+            rpc.call("Sys.GetInfo")  # answered at once
+            rpc.config_get("wifi.sta.finnesikke")
+        assert server.seen["Config.Get"] == 2  # the lost first try, then the board's answer: no third
+    finally:
+        server.stop()

@@ -280,6 +280,25 @@ def find_board(platform: str = sys.platform, ports: Iterable[Any] | None = None)
     )
 
 
+def refuse_native_usb(device: str, ports: Iterable[Any] | None = None) -> None:
+    """Raise a CourseError if ``device`` is an ESP32's own USB (USB-Serial-JTAG / USB-OTG).
+
+    Mongoose OS puts its console and serial RPC on UART0 only; on the chip's own USB port
+    flashing works (the ROM bootloader speaks there), but ``info``, ``wifi``, ``put`` and the
+    console would just time out.
+    """
+    port = next((p for p in list_ports(ports) if p.device == device), None)
+    if port is None or port.bridge is None or port.bridge.family != "native":
+        return
+    raise CourseError(
+        f"Kortet på {device} er koblet til med ESP32-brikkens innebygde USB ({port.bridge.usb_id}). Mongoose OS "
+        "har ingen konsoll eller RPC der: flashing virker, men konsollen, Wi-Fi-oppsett og opplasting av filer "
+        "går bare over UART0-pinnene (TX/RX).",
+        "Koble en USB-UART-adapter (f.eks. CP2102 eller CH340) til kortets TX, RX og GND (TX til RX og RX til "
+        "TX), og bruk porten til adapteren. Har kortet to USB-kontakter, bruk den som er merket UART.",
+    )
+
+
 def _describe_open_failure(exc: BaseException) -> str:
     """``busy``, ``permission``, ``missing`` or ``other`` for an error from opening a port."""
     code = getattr(exc, "errno", None)

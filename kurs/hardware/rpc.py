@@ -34,6 +34,7 @@ from kurs.errors import CourseError
 from kurs.hardware import framing, ports
 
 DEFAULT_TIMEOUT = 10.0
+RETRIES = 3  # mos: Config.Get, Config.Set and every FS.Put chunk (mongoose-os/mos cli/dev)
 FS_CHUNK_SIZE = 512  # bytes of file data per FS.Put / FS.Get, as mos uses
 HANDSHAKE_INTERVAL = 0.2
 _LOST = object()
@@ -159,6 +160,7 @@ class RpcClient:
         platform: str = sys.platform,
     ) -> None:
         self.port = port or ports.find_board(platform).device
+        ports.refuse_native_usb(self.port)
         self.timeout = timeout
         self.on_console = on_console
         self.console_lines: collections.deque[str] = collections.deque(maxlen=2000)
@@ -370,13 +372,27 @@ class RpcClient:
             raise explain_device_error(method, params, int(error.get("code", -1)), str(error.get("message", "")))
         return answer.get("result")
 
+    def call_retrying(self, method: str, params: Any = None) -> Any:
+        """:meth:`call`, tried up to :data:`RETRIES` times when no (valid) answer comes, as mos
+        does for ``Config.Get``, ``Config.Set`` and each ``FS.Put`` chunk. An error the board
+        reports, or a lost port, is not retried."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return self.call(method, params)
+            except RpcError:
+                raise
+            except CourseError:
+                if attempt == RETRIES or self._lost is not None or self._closed.is_set():
+                    raise
+        raise AssertionError("unreachable")
+
     def get_info(self) -> dict[str, Any]:
         """``Sys.GetInfo``: id, app, fw_version, mac, arch, uptime, ram_free, wifi … ."""
         return self.call("Sys.GetInfo")
 
     def config_get(self, key: str | None = None) -> Any:
         """``Config.Get``: the whole configuration, or the value at a dotted ``key``."""
-        return self.call("Config.Get", {"key": key} if key else None)
+        return self.call_retrying("Config.Get", {"key": key} if key else None)
 
     def config_set(self, config: dict[str, Any], *, save: bool = True, reboot: bool = False) -> bool:
         """``Config.Set`` (dotted keys allowed), saved and optionally followed by a reboot.
@@ -385,7 +401,8 @@ class RpcClient:
         ``{"saved": true}``; then ``Config.Save`` is called, as ``mos config-set`` does.
         Returns whether the configuration was saved.
         """
-        result = self.call("Config.Set", {"config": expand_dotted(config), "save": save, "reboot": reboot})
+        result = self.call_retrying("Config.Set",
+                                    {"config": expand_dotted(config), "save": save, "reboot": reboot})
         saved = isinstance(result, dict) and bool(result.get("saved"))
         if save and not saved:
             self.config_save(reboot=reboot)
@@ -435,7 +452,7 @@ class RpcClient:
         offsets = range(0, len(data), FS_CHUNK_SIZE) if data else [0]
         for offset in offsets:
             chunk = data[offset : offset + FS_CHUNK_SIZE]
-            self.call(
+            self.call_retrying(
                 "FS.Put",
                 {
                     "filename": filename,
