@@ -26,8 +26,8 @@ from serial.tools.list_ports_common import ListPortInfo
 from kurs import board_tools
 from kurs.cli import main
 from kurs.errors import CourseError
+from kurs.esp32.rpc_server import DictBackend, PtyRpcServer
 from kurs.hardware import ports
-from kurs.hardware.rpc_server import DictBackend, PtyRpcServer
 
 MAC = "24:0a:c4:f7:f2:ad"
 

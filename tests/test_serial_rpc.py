@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from kurs.errors import CourseError
+from kurs.esp32.rpc_server import DictBackend, PtyRpcServer, serve_pty
 from kurs.hardware.flash import thing_name_from_mac
 from kurs.hardware.rpc import RpcClient, RpcError
-from kurs.hardware.rpc_server import DictBackend, PtyRpcServer, serve_pty
 
 
 @pytest.fixture

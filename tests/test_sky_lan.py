@@ -114,7 +114,7 @@ def test_a_real_board_is_given_the_network_address_and_connects_over_it(lan_clou
     from kurs import board_tools
     from kurs.esp32 import VirtualBoard
     from kurs.esp32.rpc_backend import BoardBackend
-    from kurs.hardware.rpc_server import PtyRpcServer
+    from kurs.esp32.rpc_server import PtyRpcServer
     from kurs.provisioning import provision
 
     info, address = lan_cloud

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from kurs.esp32 import events as ev
 from kurs.esp32.console import LL_DEBUG, LL_ERROR, LL_INFO, LL_WARN
-from kurs.esp32.mqtt_api import EV_CLOSE, EV_CONNACK, EV_PUBLISH, EV_SUBACK, js_length
+from kurs.esp32.events import EV_CLOSE, EV_CONNACK, EV_PUBLISH, EV_SUBACK
+from kurs.esp32.ffi import byte_length
 
 if TYPE_CHECKING:
-    from kurs.esp32.firmware import Firmware
+    from kurs.esp32.services import FirmwareServices
 
 _SRC = "mgos_aws_shadow.c"
 
@@ -57,7 +58,7 @@ def _compact(value: Any) -> str:
 
 
 class AwsShadow:
-    def __init__(self, fw: Firmware) -> None:
+    def __init__(self, fw: FirmwareServices) -> None:
         self.fw = fw
         self.active = False
         self.thing_name = ""
@@ -242,7 +243,7 @@ class AwsShadow:
                 ev.SHADOW_UPDATE, (version, state)) > 0,
             "mgos_shadow_event_name": lambda e: SHADOW_EVENT_NAMES.get(int(e), ""),
             "mgos_get_mgstr_ptr": lambda data: data if isinstance(data, str) else None,
-            "mgos_get_mgstr_len": lambda data: js_length(data) if isinstance(data, str) else 0,
+            "mgos_get_mgstr_len": lambda data: byte_length(data) if isinstance(data, str) else 0,
             "mgos_aws_is_connected": lambda: self.active and self.connected,
             "mgos_aws_shadow_set_state_handler_simple": self.set_state_handler,
             "mgos_aws_shadow_update_simple": lambda v, s: int(self.active and self.update(v, s)),

@@ -30,6 +30,7 @@ from kurs.esp32.app import App, resolve_app
 from kurs.esp32.console import LL_ERROR, Console
 from kurs.esp32.event_loop import EventLoop
 from kurs.esp32.firmware import Firmware
+from kurs.esp32.hooks import BoardHooks
 from kurs.esp32.identity import check_device_id, default_seed, device_id_from_mac, mac_from_seed
 from kurs.esp32.mos_config import Config, build_schema, flatten, load_saved, unflatten
 from kurs.esp32.system import HEAP_TOTAL
@@ -219,9 +220,18 @@ class VirtualBoard:
         self.loop.run_sync(lambda: self._reboot_now("0xc (SW_CPU_RESET)"), timeout=timeout)
 
     def _power_on(self, reason: str) -> None:
-        fw = Firmware(self, self._config(), reason)
+        config = self._config()  # decides auto_server too
+        fw = Firmware(self._hooks(), config, reason)
         self.fw = fw
-        fw.boot(check=self.check_source)
+        fw.boot()
+
+    def _hooks(self) -> BoardHooks:
+        return BoardHooks(
+            loop=self.loop, console=self.console, fs_dir=self.fs_dir, app_name=self.app.name,
+            app_version=self.app.version, app_path=self.app.path, app_libraries=frozenset(self.app_libraries),
+            mac=self.mac, flashed_at=self.flashed_at, watchdog_s=self.watchdog_s, auto_server=self.auto_server,
+            pin_changed=self._pin_changed, reboot=self._reboot_now, forget_overrides=self._forget_overrides,
+            check_source=self.check_source)
 
     def _power_off(self) -> None:
         fw, self.fw = self.fw, None

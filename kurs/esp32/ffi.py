@@ -147,3 +147,42 @@ class SymbolTable:
 
     def lookup(self, index: int) -> tuple[Signature, Callable[..., Any]]:
         return self._resolved[index]
+
+
+# -- values crossing between the C side (Python) and JS --------------------------------------
+
+def foreign(value: Any) -> dict[str, Any]:
+    """How a ``void *`` reaches a JS callback: an opaque pointer, optionally over a string."""
+    if isinstance(value, str):
+        return {"__kurs_foreign__": 0x3FFB2000, "str": value}
+    return {"__kurs_foreign__": 0x3FFB1000 if value is None else (hash(repr(value)) & 0xFFFFF) | 0x3FF00000}
+
+
+def byte_length(text: str) -> int:
+    """A string's length as mJS counts it: its UTF-8 bytes (mJS strings are byte strings)."""
+    return len(text.encode("utf-8"))
+
+
+def to_js(text: str) -> str:
+    """Python text -> an mJS byte string (one JS character a UTF-8 byte)."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def from_js(value: Any) -> str:
+    """An mJS byte string -> Python text (characters above 0xFF, from JSON escapes, kept)."""
+    text = str(value)
+    try:
+        return text.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text
+
+
+def strings_to_js(value: Any) -> Any:
+    """Every string in a JSON-like value as an mJS byte string."""
+    if isinstance(value, str):
+        return to_js(value)
+    if isinstance(value, list):
+        return [strings_to_js(v) for v in value]
+    if isinstance(value, dict):
+        return {to_js(k): strings_to_js(v) for k, v in value.items()}
+    return value

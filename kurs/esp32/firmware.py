@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kurs.errors import CourseError
 from kurs.esp32 import events as ev
@@ -20,14 +20,12 @@ from kurs.esp32.console import LL_ERROR, LL_INFO, Console
 from kurs.esp32.events import EventBus
 from kurs.esp32.ffi import SymbolTable
 from kurs.esp32.gpio import Gpio
+from kurs.esp32.hooks import BoardHooks
 from kurs.esp32.js_runtime import JsRuntime, api_source
 from kurs.esp32.mos_config import Config
 from kurs.esp32.mqtt_api import MqttApi
 from kurs.esp32.system import HEAP_TOTAL, System
 from kurs.esp32.timers import Timers
-
-if TYPE_CHECKING:
-    from kurs.esp32.board import VirtualBoard
 
 # Which library puts which api_*.js on the device (mos.yml libs); mjs brings the basic ones.
 API_LIBRARY = {
@@ -38,7 +36,7 @@ BUNDLES = {"js-demo-bundle", "demo-bundle"}
 
 
 class Firmware:
-    def __init__(self, board: VirtualBoard, config: Config, reset_reason: str) -> None:
+    def __init__(self, board: BoardHooks, config: Config, reset_reason: str) -> None:
         self.board = board
         self.loop = board.loop
         self.console: Console = board.console
@@ -52,7 +50,7 @@ class Firmware:
         self.runtime: JsRuntime | None = None
         self.gpio = Gpio(self, button_pin=int(config.get("board.btn1.pin")),
                          button_active_low=bool(config.get("board.btn1.pull_up")),
-                         on_change=board._pin_changed)
+                         on_change=board.pin_changed)
         self.timers = Timers(self)
         self.system = System(self)
         self.mqtt = MqttApi(self)
@@ -80,20 +78,20 @@ class Firmware:
         return time.monotonic() - self.boot_time
 
     # -- boot --------------------------------------------------------------------------------
-    def boot(self, *, check: Callable[[str, str], str | None]) -> None:
+    def boot(self) -> None:
         board = self.board
         cfg = self.config
         self.console.level = int(cfg.get("debug.level") if cfg.get("debug.level") is not None else 2)
         self.console.write(f"rst:{self.reset_reason},boot:0x13 (SPI_FAST_FLASH_BOOT)")
         build = time.strftime("%Y%m%d-%H%M%S", time.localtime(board.flashed_at))
-        self.console.log("mgos_init.c:36", LL_INFO, f"{board.app.name} {board.app.version} ({build}/virtual)")
+        self.console.log("mgos_init.c:36", LL_INFO, f"{board.app_name} {board.app_version} ({build}/virtual)")
         self.console.log("mgos_init.c:37", LL_INFO, "Mongoose OS 2.x (virtual ESP32, mJS on QuickJS)")
         self.console.log("mgos_init.c:42", LL_INFO,
                          f"CPU: 160 MHz, FreeRTOS 8.2.0, heap: {HEAP_TOTAL} total, {HEAP_TOTAL - 40_000} free")
         self.console.log("mgos_sys_config.c:299", LL_INFO, f"MAC: {board.mac.replace(':', '')}")
         self.console.log("mgos_sys_config.c:326", LL_INFO, f"device.id: {cfg.get('device.id')}")
         self.console.log("kurs_virtual.c:1", LL_INFO,
-                         f"Virtuelt ESP32-kort: app «{board.app.name}» fra {board.app.path}")
+                         f"Virtuelt ESP32-kort: app «{board.app_name}» fra {board.app_path}")
         if board.auto_server:
             self.console.log("kurs_virtual.c:1", LL_INFO,
                              f"MQTT går til den lokale skyen på {board.auto_server} (ingen mqtt.server var satt)")
@@ -103,18 +101,19 @@ class Firmware:
                              "start kortet på nytt, eller sett mqtt.server selv.")
         self.shadow.init()
         self.runtime = JsRuntime(self.console, self.symbols, self._read_for_load,
-                                 watchdog_s=board.watchdog_s, on_fatal=self._fatal)
+                                 watchdog_s=board.watchdog_s, on_fatal=self._fatal,
+                                 on_watchdog=lambda: self.request_reboot(0, reason="0xc (SW_CPU_RESET)"))
         self.system.mark_baseline()
-        self._run_user_file("init.js", check)
+        self._run_user_file("init.js")
         if self.alive:
             self.mqtt.start()
 
-    def _run_user_file(self, name: str, check: Callable[[str, str], str | None]) -> None:
+    def _run_user_file(self, name: str) -> None:
         path = self.fs_dir / name
         if not path.is_file():
             return
         source = path.read_text(encoding="utf-8", errors="replace")
-        problem = check(source, name)
+        problem = self.board.check_source(source, name)
         if problem:
             for line in problem.splitlines():
                 self.console.write(line)
@@ -154,7 +153,7 @@ class Firmware:
     def request_reboot(self, delay_ms: int, reason: str = "0xc (SW_CPU_RESET)") -> None:
         def go() -> None:
             self.events.trigger(ev.REBOOT, None)
-            self.board._reboot_now(reason)
+            self.board.reboot(reason)
 
         self.call_later(max(0, int(delay_ms)) / 1000.0, go)
 
@@ -182,7 +181,7 @@ class Firmware:
     def apply_config(self, updates: dict[str, Any], save: bool) -> None:
         """Change the running configuration (raises ConfigError for unknown keys or wrong types)."""
         self.config.apply(updates)
-        self.board._forget_overrides(updates)
+        self.board.forget_overrides(updates)
         self.console.level = int(self.config.get("debug.level"))
         if save:
             self.config.save(self.fs_dir)

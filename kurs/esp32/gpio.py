@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kurs.esp32.firmware import Firmware
+    from kurs.esp32.services import FirmwareServices
 
 MODE_INPUT, MODE_OUTPUT = 0, 1
 PULL_NONE, PULL_UP, PULL_DOWN = 0, 1, 2
@@ -36,12 +36,14 @@ class Pin:
     debounce_ms: int = 0
     last_fire: float = -1e9
     level: int = 0  # what the pin reads now
+    button: bool = False      # set_button_handler: debounce by timer, then check the level
+    debouncing: bool = False  # a debounce timer is running (further edges are ignored)
 
 
 class Gpio:
     """Pin state for one power-on of the board; its ``symbols`` are the ``mgos_gpio_*`` functions."""
 
-    def __init__(self, fw: Firmware, button_pin: int, button_active_low: bool,
+    def __init__(self, fw: FirmwareServices, button_pin: int, button_active_low: bool,
                  on_change: Callable[[int, int], None] | None = None) -> None:
         self.fw = fw
         self.pins: dict[int, Pin] = {}
@@ -99,6 +101,9 @@ class Gpio:
                 or (mode == INT_LEVEL_LO and new == 0))
         if not fire:
             return
+        if state.button:
+            self._debounce(pin, state)
+            return
         if state.debounce_ms > 0:
             now = time.monotonic()
             if (now - state.last_fire) * 1000.0 < state.debounce_ms:
@@ -107,6 +112,26 @@ class Gpio:
         callback = state.callback
         # Handlers run on the firmware's task, after the interrupt, like mgos' non-ISR handlers.
         self.fw.post(lambda: self.fw.invoke(callback, [pin]))
+
+    def _debounce(self, pin: int, state: Pin) -> None:
+        """mgos_gpio.c's button handler: the first edge starts a ``debounce_ms`` timer (edges
+        meanwhile are ignored); when it ends the handler runs only if the pin still reads the
+        level the edge went to (low for INT_EDGE_NEG, high for INT_EDGE_POS)."""
+        if state.debouncing:
+            return
+        state.debouncing = True
+        callback, mode = state.callback, state.int_mode
+
+        def settled() -> None:
+            state.debouncing = False
+            if state.callback != callback or not state.int_enabled:
+                return
+            level = state.level
+            if (mode == INT_EDGE_ANY or (mode == INT_EDGE_NEG and level == 0)
+                    or (mode == INT_EDGE_POS and level == 1)):
+                self.fw.invoke(callback, [pin])
+
+        self.fw.call_later(state.debounce_ms / 1000.0, settled)
 
     def _valid(self, pin: Any) -> bool:
         return isinstance(pin, int) and pin in VALID_PINS
@@ -165,6 +190,7 @@ class Gpio:
         state.int_mode = mode
         state.callback = callback
         state.debounce_ms = 0
+        state.button = False
         return 1
 
     def enable_int(self, pin: int) -> int:
@@ -189,6 +215,7 @@ class Gpio:
             self.fw.free(callback)
             return 0
         self.pins[pin].debounce_ms = max(0, int(debounce_ms))
+        self.pins[pin].button = True
         return self.enable_int(pin)
 
     def blink(self, pin: int, on_ms: int, off_ms: int) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 import quickjs
 
 from kurs.esp32.console import Console
-from kurs.esp32.ffi import FfiError, SymbolTable
+from kurs.esp32.ffi import FfiError, SymbolTable, from_js, strings_to_js, to_js
 from kurs.esp32.mjs_semantics import transform
 from kurs.esp32.watchdog import instrument
 
@@ -78,12 +78,14 @@ class JsRuntime:
     def __init__(self, console: Console, symbols: SymbolTable,
                  read_file: Callable[[str], tuple[str | None, str | None]],
                  *, watchdog_s: float = 5.0, memory_limit: int = 16 * 1024 * 1024,
-                 on_fatal: Callable[[str], None] | None = None) -> None:
+                 on_fatal: Callable[[str], None] | None = None,
+                 on_watchdog: Callable[[], None] | None = None) -> None:
         self.console = console
         self.symbols = symbols
         self._read_file = read_file  # name -> (source, error) ; error is mJS's text
         self.watchdog_s = watchdog_s
         self._on_fatal = on_fatal
+        self._on_watchdog = on_watchdog
         self._file_stack: list[str] = []
         self._entered: float | None = None  # when the current callback / script started
         self.errors = 0
@@ -178,7 +180,7 @@ class JsRuntime:
             return None
         outer = self._enter()
         try:
-            return self._invoke(int(callback_id), json.dumps(_strings_to_js(args)))
+            return self._invoke(int(callback_id), json.dumps(strings_to_js(args)))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             self._report(exc, "MJS callback error")
             return None
@@ -250,12 +252,22 @@ class JsRuntime:
         self.errors += 1
         head = str(exc.args[0]).split("\n", 1)[0] if exc.args else ""
         if _is_watchdog(exc):
-            self.console.write("E (task_wdt) Task watchdog got triggered. The following tasks did not reset "
-                               "the watchdog in time:")
-            self.console.write("E (task_wdt)  - mgos (CPU 0)")
+            # ESP-IDF's task watchdog panics and the chip restarts (esp_task_wdt.c, then abort()).
+            for line in ("E (task_wdt) Task watchdog got triggered. The following tasks did not reset "
+                         "the watchdog in time:",
+                         "E (task_wdt)  - IDLE0 (CPU 0)",
+                         "E (task_wdt) Tasks currently running:",
+                         "E (task_wdt) CPU 0: mgos",
+                         "E (task_wdt) Aborting.",
+                         "abort() was called at PC 0x400d2f3c on core 0",
+                         "Rebooting..."):
+                self.console.write(line)
             self.console.log("kurs_virtual.c:1", 0,
                              f"Koden brukte mer enn {self.watchdog_s:g} s uten å gi fra seg kontrollen "
-                             "(en evig løkke?). Det virtuelle kortet avbrøt den; kortet kjører videre.")
+                             "(en evig løkke?). Vakthunden (watchdog) stoppet den, og kortet starter på nytt, "
+                             "slik et ekte ESP32-kort gjør.")
+            if self._on_watchdog is not None:
+                self._on_watchdog()
             return
         if head.startswith("InternalError: out of memory") or head == "null" or "out of memory" in head:
             self.console.write(f"{prefix}: OUT_OF_MEMORY")
@@ -270,29 +282,6 @@ class JsRuntime:
         if hint is not None:
             self.console.log("kurs_virtual.c:1", 0, hint)
 
-
-def to_js(text: str) -> str:
-    """Python text -> an mJS byte string (one JS character a UTF-8 byte)."""
-    return text.encode("utf-8", "surrogatepass").decode("latin-1")
-
-
-def from_js(value: Any) -> str:
-    """An mJS byte string -> Python text (characters above 0xFF, from JSON escapes, kept)."""
-    text = str(value)
-    try:
-        return text.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text
-
-
-def _strings_to_js(value: Any) -> Any:
-    if isinstance(value, str):
-        return to_js(value)
-    if isinstance(value, list):
-        return [_strings_to_js(v) for v in value]
-    if isinstance(value, dict):
-        return {to_js(k): _strings_to_js(v) for k, v in value.items()}
-    return value
 
 
 def _is_watchdog(exc: BaseException) -> bool:

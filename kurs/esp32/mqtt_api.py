@@ -4,7 +4,11 @@ What the firmware sees, as on a board:
 
 * ``MQTT.sub`` subscriptions are remembered and (re)made after every CONNACK, so they survive
   a broker restart; QoS 1.
-* ``MQTT.pub`` returns 0 and sends nothing while there is no connection (nothing is queued).
+* ``MQTT.pub`` works as ``mgos_mqtt_conn_pub`` (mongoose-os-libs/mqtt ``src/mgos_mqtt_conn.c``):
+  with MQTT enabled it returns a packet id (never 0), connected or not. Offline, a QoS 0
+  message is lost, a QoS 1 message waits in a queue of at most ``mqtt.max_queue_length``
+  (default 5; the oldest goes first, "queue overflow!") that is sent in order after CONNACK;
+  until that queue is drained new QoS 1 messages join it instead of jumping ahead.
 * CONNACK fires ``Event.CLOUD_CONNECTED``; losing the connection fires ``CLOUD_DISCONNECTED``.
 * A message goes to the first subscription whose filter matches; only messages no
   subscription takes reach the global handlers (``MQTT.setEventHandler``, the AWS shadow).
@@ -21,18 +25,12 @@ from paho.mqtt.client import topic_matches_sub
 
 from kurs.esp32 import events as ev
 from kurs.esp32.console import LL_DEBUG, LL_ERROR, LL_INFO
+from kurs.esp32.events import EV_CLOSE, EV_CONNACK, EV_PUBACK, EV_PUBLISH, EV_SUBACK
+from kurs.esp32.ffi import byte_length, foreign
 from kurs.esp32.mqtt_link import LinkSettings, MqttLink
-from kurs.esp32.system import foreign
 
 if TYPE_CHECKING:
-    from kurs.esp32.firmware import Firmware
-
-EV_CLOSE = 5
-EV_CONNACK = 202
-EV_PUBLISH = 203
-EV_PUBACK = 204
-EV_SUBACK = 209
-EV_UNSUBACK = 211
+    from kurs.esp32.services import FirmwareServices
 
 SUBSCRIBE_QOS = 1
 _SRC = "mgos_mqtt.c"
@@ -47,13 +45,17 @@ class Subscription:
     acked: bool = False  # the broker has confirmed it (SUBACK) on the current connection
 
 
-def js_length(text: str) -> int:
-    """A string's length as JS counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
+@dataclass
+class Queued:
+    packet_id: int
+    topic: str
+    data: bytes
+    qos: int
+    retain: bool
 
 
 class MqttApi:
-    def __init__(self, fw: Firmware) -> None:
+    def __init__(self, fw: FirmwareServices) -> None:
         self.fw = fw
         self.connected = False
         self.link: MqttLink | None = None
@@ -61,6 +63,8 @@ class MqttApi:
         self._global_js: list[int] = []
         self._global_py: list[Callable[[int, Any], None]] = []
         self._reconnect_ms = 0
+        self._packet_id = 0
+        self.queue: list[Queued] = []
 
     # -- configuration -> connection ---------------------------------------------------------
     def settings(self) -> LinkSettings | None:
@@ -154,6 +158,23 @@ class MqttApi:
         self._call_global(EV_CONNACK, {"code": code})
         for sub in list(self.subs):
             self._do_subscribe(sub)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Send what waited while offline, oldest first (mgos replays it one PUBACK at a time)."""
+        while self.queue and self.connected and self.link is not None:
+            item = self.queue.pop(0)
+            self._send(item.packet_id, item.topic, item.data, item.qos, item.retain)
+
+    def _next_packet_id(self) -> int:
+        self._packet_id = self._packet_id % 0xFFFF + 1  # uint16, never 0
+        return self._packet_id
+
+    def _send(self, packet_id: int, topic: str, data: bytes, qos: int, retain: bool) -> None:
+        assert self.link is not None
+        self._log(LL_DEBUG, f"MQTT0 pub -> {packet_id} {topic} @ {qos}{' RETAIN' if retain else ''} "
+                            f"({len(data)}): [{data.decode('utf-8', 'replace')}]", 157)
+        self.link.publish(topic, data, qos, retain)
 
     def on_close(self) -> None:
         self._log(LL_INFO, "MQTT Disconnect", 167)
@@ -175,8 +196,8 @@ class MqttApi:
                 if sub.python is not None:
                     sub.python(topic, payload)
                 else:
-                    self.fw.invoke(sub.callback, [foreign(None), foreign(topic), js_length(topic),
-                                                  foreign(text), js_length(text)])
+                    self.fw.invoke(sub.callback, [foreign(None), foreign(topic), byte_length(topic),
+                                                  foreign(text), byte_length(text)])
                 return
         self._call_global(EV_PUBLISH, {"topic": topic, "payload": payload, "qos": qos})
 
@@ -222,16 +243,24 @@ class MqttApi:
             self._do_subscribe(sub)
 
     def pub(self, topic: Any, message: Any, length: int, qos: int, retain: bool) -> int:
-        if not self.connected or self.link is None:
-            return 0
+        if not self.fw.config.get("mqtt.enable"):
+            return 0  # no global connection at all (mgos_mqtt_pub on a NULL connection)
         text = message if isinstance(message, str) else ("" if message is None else str(message))
         data = text.encode("utf-8")
-        if 0 <= int(length) < js_length(text):
-            data = text[: int(length)].encode("utf-8")
+        if 0 <= int(length) < len(data):
+            data = data[: int(length)]
         q = self._adjust_qos(qos)
-        self._log(LL_DEBUG, f"Publishing to {topic} @ {q}{' (RETAIN)' if retain else ''} ({len(data)}): "
-                            f"[{data.decode('utf-8', 'replace')}]", 527)
-        return 1 if self.link.publish(str(topic), data, q, bool(retain)) else 0
+        packet_id = self._next_packet_id()
+        if self.connected and self.link is not None and (q == 0 or not self.queue):
+            self._send(packet_id, str(topic), data, q, bool(retain))
+        elif q > 0:
+            limit = int(self.fw.config.get("mqtt.max_queue_length") or 0)
+            if limit > 0:
+                while len(self.queue) >= limit:
+                    self._log(LL_ERROR, "MQTT0 queue overflow!", 431)
+                    self.queue.pop(0)
+                self.queue.append(Queued(packet_id, str(topic), data, q, bool(retain)))
+        return packet_id
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
         """For the libraries (the shadow): the packet id, or 0 without a connection."""

@@ -1,7 +1,7 @@
-"""A virtual board as the serial RPC server's ``DeviceBackend`` (kurs.hardware.rpc_server).
+"""A virtual board as the serial RPC server's ``DeviceBackend`` (:mod:`kurs.esp32.rpc_server`).
 
-    from kurs.hardware.rpc_server import ...      # the server side
-    backend = BoardBackend(VirtualBoard("start").start())
+    from kurs.esp32.rpc_server import PtyRpcServer
+    server = PtyRpcServer(BoardBackend(VirtualBoard("start").start()))
 
 So ``mos``-style tools (Sys.GetInfo, Config.Get/Set/Save, FS.List/Get/Put, Sys.Reboot) work
 against the same virtual board the notebooks use.

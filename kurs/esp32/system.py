@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kurs.esp32.console import LL_INFO
+from kurs.esp32.ffi import foreign
 
 if TYPE_CHECKING:
-    from kurs.esp32.firmware import Firmware
+    from kurs.esp32.services import FirmwareServices
 
 # What an ESP32 running Mongoose OS reports (mgos_get_heap_size / free heap after boot).
 HEAP_TOTAL = 295_972
@@ -26,15 +27,9 @@ def c_round(x: float) -> float:
     return float(math.floor(x + 0.5)) if x >= 0 else -float(math.floor(-x + 0.5))
 
 
-def foreign(value: Any) -> dict[str, Any]:
-    """How a ``void *`` reaches a JS callback: an opaque pointer, optionally over a string."""
-    if isinstance(value, str):
-        return {"__kurs_foreign__": 0x3FFB2000, "str": value}
-    return {"__kurs_foreign__": 0x3FFB1000 if value is None else (hash(repr(value)) & 0xFFFFF) | 0x3FF00000}
-
 
 class System:
-    def __init__(self, fw: Firmware) -> None:
+    def __init__(self, fw: FirmwareServices) -> None:
         self.fw = fw
         self._baseline = 0
 
@@ -114,7 +109,7 @@ def _safe(fn: Callable[..., float], *args: float) -> float:
         return float("nan")
 
 
-def _other_clouds(fw: Firmware) -> dict[str, Callable[..., Any]]:
+def _other_clouds(fw: FirmwareServices) -> dict[str, Callable[..., Any]]:
     def not_connected(cloud: str, source: str) -> Callable[..., bool]:
         def send(*_args: Any) -> bool:
             fw.console.log(source, LL_INFO, f"{cloud}: ikke tilkoblet (det virtuelle kortet kobler seg bare "

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kurs.esp32.firmware import Firmware
+    from kurs.esp32.services import FirmwareServices
 
 REPEAT = 1
 RUN_NOW = 2
 
 
 class Timers:
-    def __init__(self, fw: Firmware) -> None:
+    def __init__(self, fw: FirmwareServices) -> None:
         self.fw = fw
         self._next_id = 1
         self._active: dict[int, tuple[Any, int]] = {}  # id -> (loop handle, callback id)

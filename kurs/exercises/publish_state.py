@@ -48,8 +48,8 @@ class PublishState(Exercise):
 def _judge(report: Report, per_press: list[list[Seen]]) -> None:
     if not any(per_press):
         report.fail("Et trykk på knappen sendte ingen melding.",
-                    "Kaller knappefunksjonen MQTT.pub(emne, melding, 1)? Står det «Ikke tilkoblet» i loggen, "
-                    "må du vente til kortet er koblet til.")
+                    "Kaller knappefunksjonen MQTT.pub(emne, melding, 1)? Uten forbindelse venter meldingen i kø "
+                    "og sendes når kortet er koblet til igjen.")
         return
     if not all(per_press):
         report.fail("Bare ett av to trykk sendte en melding.", "Send tilstanden ved hvert trykk, inne i knappefunksjonen.")

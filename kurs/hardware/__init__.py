@@ -4,8 +4,9 @@
 - ``kurs.hardware.firmware_zip``: a Mongoose OS firmware zip turned into a checked write plan.
 - ``kurs.hardware.flash``: esptool (its Python API) writes the plan, reads chip and MAC.
 - ``kurs.hardware.rpc``: Mongoose OS RPC over the serial port (what ``mos`` does).
-- ``kurs.hardware.rpc_server``: the device side of that RPC on a pseudo-terminal, for
-  virtual boards and tests.
+
+The device side of that RPC on a pseudo-terminal (virtual boards) is
+``kurs.esp32.rpc_server``, beside the board's RPC backend.
 
 Submodules load on first use so ``import kurs.hardware`` stays cheap (esptool is heavy).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = {"ports", "firmware_zip", "flash", "rpc", "rpc_server"}
+_SUBMODULES = {"ports", "firmware_zip", "flash", "rpc"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Talk to a Mongoose OS board over its serial port with RPC, as ``mos`` does.
 
 ``RpcClient`` opens the port (a device path or any pyserial URL, e.g. a pseudo-terminal
-served by :mod:`kurs.hardware.rpc_server`), reads in a background thread, and sends
+served by :mod:`kurs.esp32.rpc_server`), reads in a background thread, and sends
 requests framed like ``mos`` (see :mod:`kurs.hardware.framing`). Everything the board prints
 that is not an RPC frame is its console log: kept in ``console_lines`` and passed to
 ``on_console``. At 115200 baud without flow control the board's receive buffer is small, so

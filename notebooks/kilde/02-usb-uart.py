@@ -199,7 +199,7 @@ print(ports.explain_open_error(feil, "/dev/ttyUSB0", platform="linux"))
 from kurs.esp32 import VirtualBoard
 from kurs.esp32.rpc_backend import BoardBackend
 from kurs.hardware.rpc import RpcClient
-from kurs.hardware.rpc_server import PtyRpcServer
+from kurs.esp32.rpc_server import PtyRpcServer
 
 virtuelt_kort = VirtualBoard("start", seed="notatbok-02").start()
 usb_kabel = PtyRpcServer(BoardBackend(virtuelt_kort))  # «kabelen»: en pseudoterminal

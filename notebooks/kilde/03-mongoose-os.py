@@ -244,7 +244,7 @@ kort.wait_for_wifi(ssid=nett)
 from kurs.esp32 import VirtualBoard
 from kurs.esp32.rpc_backend import BoardBackend
 from kurs.hardware.rpc import RpcClient
-from kurs.hardware.rpc_server import PtyRpcServer
+from kurs.esp32.rpc_server import PtyRpcServer
 
 if "virtuelt_kort" in globals():  # cellen kjøres på nytt: trekk ut det gamle kortet først
     usb_kabel.stop()

@@ -57,8 +57,9 @@ kurs.environment.check()
 # ```javascript
 # load('api_mqtt.js');
 #
-# // Publiser: emne, melding (tekst) og QoS. Gir 0 tilbake når kortet ikke er tilkoblet.
-# let ok = MQTT.pub('state', JSON.stringify({on: true, btnCount: 1}), 1);
+# // Publiser: emne, melding (tekst) og QoS. Uten forbindelse legger Mongoose OS QoS 1-meldinger i kø
+# // (opptil 5) og sender dem når kortet er koblet til igjen; QoS 0-meldinger går tapt.
+# MQTT.pub('state', JSON.stringify({on: true, btnCount: 1}), 1);
 #
 # // Abonner: emne, en funksjon som kalles for hver melding, og userdata (her null).
 # MQTT.sub('state', function(conn, topic, msg) {
@@ -136,11 +137,12 @@ GPIO.set_button_handler(btn, GPIO.PULL_UP, GPIO.INT_EDGE_NEG, 20, function() {
   state.btnCount = state.btnCount + 1;
   let topic = 'devices/' + Cfg.get('device.id') + '/events';
   let message = JSON.stringify(state);
-  if (MQTT.pub(topic, message, 1)) {
-    print('Sendte til', topic + ':', message);
+  if (MQTT.isConnected()) {
+    print('Sender til', topic + ':', message);
   } else {
-    print('Ikke tilkoblet, sendte ikke:', message);
+    print('Ikke tilkoblet, sendes når kortet er koblet til igjen:', message);
   }
+  MQTT.pub(topic, message, 1);  // uten forbindelse venter meldingen i kø (QoS 1)
 }, null);
 
 print('Knappekortet er klart: BOOT-knappen sender tilstanden');

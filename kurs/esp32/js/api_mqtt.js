@@ -12,7 +12,8 @@ let MQTT = {
   sub: function __kurs_mqtt_sub(topic, cb, ud) {
     return this._sub(topic, this._subf, {cb: cb, ud: ud});
   },
-  // MQTT.pub(topic, msg, qos = 0, retain = false): 0 when it could not send (no connection).
+  // MQTT.pub(topic, msg, qos = 0, retain = false): the packet id, also while offline (QoS 1 then
+  // waits in a queue of mqtt.max_queue_length); 0 only when MQTT is disabled.
   pub: function __kurs_mqtt_pub(t, m, qos, retain) {
     qos = qos || 0;
     return this._pub(t, m, m.length, qos, retain || false);

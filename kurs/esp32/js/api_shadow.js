@@ -26,8 +26,10 @@ let Shadow = {
   // Ask for the whole shadow: the answer comes as GET_ACCEPTED or GET_REJECTED.
   get: ffi('bool mgos_shadow_get(void)'),
   // Shadow.update(0, {on: true}) reports state.reported; a version other than 0 must match.
+  // Like the shadow library's api_shadow.js it returns nothing: success shows up later as
+  // UPDATE_ACCEPTED (or UPDATE_REJECTED) in the handler.
   update: function __kurs_shadow_update(version, obj) {
-    return this._upd(version, JSON.stringify(obj));
+    this._upd(version, JSON.stringify(obj));
   },
 };
 

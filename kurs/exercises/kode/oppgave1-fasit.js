@@ -12,11 +12,12 @@ GPIO.set_button_handler(btn, GPIO.PULL_UP, GPIO.INT_EDGE_NEG, 20, function() {
   state.on = !state.on;                // snu on: false → true → false …
   let topic = 'state';
   let message = JSON.stringify(state);
-  if (MQTT.pub(topic, message, 1)) {
-    print('Sendte til', topic + ':', message);
+  if (MQTT.isConnected()) {
+    print('Sender til', topic + ':', message);
   } else {
-    print('Ikke tilkoblet, sendte ikke:', message);
+    print('Ikke tilkoblet, sendes når kortet er koblet til igjen:', message);
   }
+  MQTT.pub(topic, message, 1);  // uten forbindelse venter meldingen i kø (QoS 1)
 }, null);
 
 print('Knappekortet er klart: BOOT-knappen sender tilstanden');
