@@ -511,3 +511,18 @@ def test_shadow_update_returns_nothing_like_the_shadow_library(tmp_path, boards)
     """, extra_libs="  - origin: https://github.com/mongoose-os-libs/js-demo-bundle")
     board = run(boards, app)
     board.wait_for("update gives undefined")
+
+
+def test_load_runs_a_file_again_and_let_may_repeat_like_mjs(tmp_path, boards):
+    # mJS's load() has no "already loaded" list (mjs_builtin.c mjs_load); its scopes are objects,
+    # so a second top-level "let" of a name just assigns it (oracle: let_redeclare.js prints 2).
+    app = make_app(tmp_path, """
+        load('teller.js');
+        load('teller.js');
+        let n = 1;
+        let n = n + 1;
+        print('n', n);
+    """, files={"teller.js": "print('teller.js ran');\n"})
+    board = run(boards, app)
+    board.wait_for("n 2 ")
+    assert board.console.count("teller.js ran") == 2
