@@ -267,11 +267,14 @@ MJS_BUILTINS = frozenset({"print", "load", "die", "ffi", "ffi_cb_free", "mkstr",
 @functools.lru_cache(maxsize=64)
 def _api_file_globals(name: str) -> frozenset[str] | None:
     """Top-level names an ``api_*.js`` (with what it loads itself) defines; None when unknown."""
-    from kurs.esp32.js_runtime import api_source
+    from importlib import resources
 
-    source = api_source(name) if name != "runtime.js" else None
-    if source is None:
+    # The virtual board's api_*.js define the same globals as Mongoose OS's (read, not imported:
+    # the checker needs no JS engine).
+    path = resources.files("kurs.esp32") / "js" / name
+    if not name.startswith("api_") or not name.endswith(".js") or not path.is_file():
         return None
+    source = path.read_text(encoding="utf-8")
     names = set(re.findall(r"^(?:let|function)\s+([A-Za-z_$][\w$]*)", source, re.M))
     for other in re.findall(r"load\('([^']+)'\)", source):
         more = _api_file_globals(other) if other != name else frozenset()
