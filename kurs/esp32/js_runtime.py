@@ -40,6 +40,10 @@ _BARE_FRAME = re.compile(r"^\s*at (?P<file>[^():\s]*)(?::(?P<line>\d+))?(?::\d+)
 _MESSAGE_MAP: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^ReferenceError: '?([^' ]+)'? is not defined$"), lambda m: f"[{m.group(1)}] is not defined"),
     (re.compile(r"^TypeError: (?:not a function|.* is not a function)$"), lambda m: "calling non-callable"),
+    # mjs_exec.c: OP_GET on a non-object is "type error", TOK_ASSIGN on one "unsupported object type".
+    (re.compile(r"^TypeError: cannot read property .* of (?:undefined|null)$"), lambda m: "type error"),
+    (re.compile(r"^TypeError: cannot set property .* of (?:undefined|null)$"),
+     lambda m: "unsupported object type"),
     (re.compile(r"^MJSError: (.*)$", re.S), lambda m: m.group(1)),
 ]
 
