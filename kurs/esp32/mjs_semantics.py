@@ -6,6 +6,8 @@ changes, and where mJS does it (cesanta/mjs ``src/mjs_exec.c`` unless said other
 * arithmetic (``+ - * / % & | ^ << >> >>>`` and their ``op=`` forms) goes through
   ``__kurs_bin``: numbers with numbers, ``+`` on two strings, else "implicit type conversion is
   prohibited" (``do_op`` / ``op_assign``);
+* ``< <= > >=`` and unary ``-`` read both sides with ``mjs_get_double``, which "returns NaN
+  for non-numbers" (``mjs.h``): ``'b' > 'a'`` is false; unary ``+`` does nothing (``TOK_UNARY_PLUS``);
 * ``typeof x`` is ``__kurs_typeof(x)``: ``'null'``, ``'array'``, ``'foreign_ptr'`` (``mjs_typeof``);
 * ``for (k in o)`` visits keys newest first (properties are a list added to at the head,
   ``mjs_object.c``), and a non-object is "can't iterate over non-object";
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", ">>>"})
+RELATIONAL = frozenset({"<", "<=", ">", ">="})
 GLOBAL = "__kurs_g"
 
 
@@ -93,6 +96,17 @@ class _Transformer:
                 self.edits.open(node.range[0], depth, f"__kurs_bin('{node.operator}',")
                 self.edits.replace(op.range[0], op.range[1], ",")
                 self.edits.close(node.range[1], depth, ")")
+        elif kind == "BinaryExpression" and node.operator in RELATIONAL:
+            op = self.token_between(node.left.range[1], node.right.range[0], node.operator)
+            if op is not None:
+                self.edits.open(node.range[0], depth, f"__kurs_rel('{node.operator}',")
+                self.edits.replace(op.range[0], op.range[1], ",")
+                self.edits.close(node.range[1], depth, ")")
+        elif kind == "UnaryExpression" and node.operator == "-" and not _number_literal(node.argument):
+            self.edits.replace(node.range[0], node.range[0] + 1, "__kurs_neg(")
+            self.edits.close(node.range[1], depth, ")")
+        elif kind == "UnaryExpression" and node.operator == "+":
+            self.edits.replace(node.range[0], node.range[0] + 1, " ")
         elif kind == "AssignmentExpression" and node.operator[:-1] in ARITHMETIC and _pure(node.left):
             op = self.token_between(node.left.range[1], node.right.range[0], node.operator)
             if op is not None:
@@ -136,9 +150,14 @@ def _pure(node: Any) -> bool:
     """An assignment target that can be evaluated twice without side effects."""
     if node.type == "Identifier":
         return True
-    if node.type == "MemberExpression" and not node.computed:
-        return _pure(node.object)
+    if node.type == "MemberExpression":
+        key_ok = not node.computed or node.property.type in ("Identifier", "Literal")
+        return key_ok and _pure(node.object)
     return False
+
+
+def _number_literal(node: Any) -> bool:
+    return node.type == "Literal" and isinstance(node.value, int | float) and not isinstance(node.value, bool)
 
 
 @functools.lru_cache(maxsize=256)
