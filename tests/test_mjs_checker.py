@@ -545,6 +545,7 @@ def test_a_name_no_loaded_file_defines_is_reported() -> None:
     # mjs_exec.c mjs_find_scope: "[Math] is not defined" until api_math.js has been loaded.
     problems = check_source("print(Math.floor(1.5));\n")
     assert [p.rule for p in problems] == ["ikke-definert"]
+    assert "load('api_math.js')" in problems[0].message
     assert check_source("load('api_math.js');\nprint(Math.floor(1.5));\n") == []
     # A file we cannot see (a learner's own, or a name built at run time) may define anything.
     assert check_source("load('mine.js');\nprint(Hjelper.x);\n") == []

@@ -284,6 +284,20 @@ def _api_file_globals(name: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def api_file_defining(name: str) -> str | None:
+    """The ``api_*.js`` whose loading defines the global ``name`` (e.g. Timer: api_timer.js)."""
+    from importlib import resources
+
+    files = sorted(p.name for p in (resources.files("kurs.esp32") / "js").iterdir()
+                   if p.name.startswith("api_") and p.name.endswith(".js"))
+    found = [f for f in files if name in (_api_file_globals(f) or ())]
+    # The file that defines it itself, not one that only loads it (api_aws.js loads api_shadow.js).
+    own = [f for f in found if re.search(rf"^(?:let|function)\s+{re.escape(name)}\b",
+                                         (resources.files("kurs.esp32") / "js" / f).read_text(encoding="utf-8"),
+                                         re.M)]
+    return (own or found or [None])[0]
+
+
 def api_globals(loaded: list[str]) -> frozenset[str] | None:
     """Every global name the file can see after its ``load()`` calls, or None when one is unknown."""
     names = set(MJS_BUILTINS)
@@ -1199,11 +1213,12 @@ class _Checker:
                     reported_globals.add(name)
                     where = ("ingen av filene koden laster med «load(…)» definerer det" if self.loaded
                              else "koden laster ingen fil med «load(…)» som definerer det")
+                    home = api_file_defining(name)
+                    fix = (f"Legg til «load('{home}');» øverst i filen." if home else
+                           f"Sjekk stavemåten, eller deklarer den med «let {name} = …;».")
                     self.report(ref.ident, "ikke-definert",
                                 f"«{name}» finnes ikke: den er ikke deklarert i filen, og {where}. mJS "
-                                f"stopper med «[{name}] is not defined». Sjekk stavemåten, deklarer den med "
-                                f"«let {name} = …;», eller last API-filen som har den (f.eks. "
-                                "«load('api_math.js');» for Math).")
+                                f"stopper med «[{name}] is not defined». {fix}")
                 elif ref.write and not user_files and name not in reported_globals:
                     reported_globals.add(name)
                     fix = (f"Skriv «for (let {name} in …)»." if ref.for_in else
