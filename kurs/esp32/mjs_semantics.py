@@ -3,7 +3,7 @@
 Each rewrite keeps every token on its own line, so error line numbers stay right. What it
 changes, and where mJS does it (cesanta/mjs ``src/mjs_exec.c`` unless said otherwise):
 
-* arithmetic (``+ - * / % & | ^ << >> >>>`` and their ``op=`` forms) goes through
+* arithmetic (``+ - * / % & | ^ << >> >>>``, their ``op=`` forms, ``++`` and ``--``) goes through
   ``__kurs_bin``: numbers with numbers, ``+`` on two strings, else "implicit type conversion is
   prohibited" (``do_op`` / ``op_assign``);
 * ``< <= > >=`` and unary ``-`` read both sides with ``mjs_get_double``, which "returns NaN
@@ -113,6 +113,13 @@ class _Transformer:
                 target = self.source[node.left.range[0]:node.left.range[1]]
                 self.edits.replace(op.range[0], op.range[1], f"= __kurs_bin('{node.operator[:-1]}',{target},")
                 self.edits.close(node.range[1], depth, ")")
+        elif kind == "UpdateExpression" and _pure(node.argument):
+            # ++/-- go through do_op with the number 1 (TOK_POSTFIX_PLUS ...): numbers only.
+            # __kurs_num(x, x++): checks the old value, returns the update's own result; starts
+            # with a name, not '(', so a previous line without ';' is not called.
+            target = self.source[node.argument.range[0]:node.argument.range[1]]
+            self.edits.open(node.range[0], depth, f"__kurs_num({target}, ")
+            self.edits.close(node.range[1], depth, ")")
         elif kind == "UnaryExpression" and node.operator == "typeof":
             self.edits.replace(node.range[0], node.range[0] + len("typeof"), "__kurs_typeof(")
             self.edits.close(node.range[1], depth, ")")

@@ -340,6 +340,12 @@
   g.__kurs_neg = function __kurs_neg(a) {
     return typeof a === 'number' ? -a : NaN;
   };
+  g.__kurs_num = function __kurs_num(old, result) {  // ++ and -- take numbers (and pointers) only
+    if (typeof old !== 'number' && !__kurs_is_foreign(old)) {
+      throw __kurs_error('implicit type conversion is prohibited');
+    }
+    return result;
+  };
   g.__kurs_typeof = __kurs_typeof;
   g.__kurs_keys = function __kurs_keys(o) {  // for..in: newest property first
     const t = __kurs_typeof(o);
@@ -385,7 +391,7 @@
   const Object_ = {create: objCreate};
   const hostNames = ['__kurs_host_print', '__kurs_host_load', '__kurs_host_ffi_resolve', '__kurs_host_call',
                      '__kurs_host_wd', '__kurs_wd', '__kurs_invoke', '__kurs_free', '__kurs_callback_count',
-                     '__kurs_bin', '__kurs_rel', '__kurs_neg', '__kurs_typeof', '__kurs_keys', '__kurs_g'];
+                     '__kurs_bin', '__kurs_rel', '__kurs_neg', '__kurs_num', '__kurs_typeof', '__kurs_keys', '__kurs_g'];
   // mJS has no standard library: what is not here is not on the board either.
   const missing = ['Math', 'Date', 'Number', 'Boolean', 'String', 'Array', 'Function', 'RegExp', 'Symbol',
                    'Map', 'Set', 'WeakMap', 'WeakSet', 'Promise', 'Proxy', 'Reflect', 'parseInt', 'parseFloat',
