@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 find_python() {
-  for cand in python3.13 python3.12 python3.11 python3 python; do
+  for cand in python3.14 python3.13 python3.12 python3.11 python3 python; do
     if command -v "$cand" >/dev/null 2>&1 &&
        "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
       echo "$cand"; return 0
@@ -26,6 +26,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Installerer pakkene kurset trenger (første gang tar det noen minutter) …"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  # The old "quickjs" package and its successor "quickjs-ng" both install the module quickjs;
+  # an environment made before the switch still has the old one, which must go.
+  if .venv/bin/python -m pip show quickjs >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall --quiet -y quickjs
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps quickjs-ng
+  fi
   echo "$want" > "$stamp"
 fi
 
