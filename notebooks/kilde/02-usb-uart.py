@@ -21,7 +21,8 @@
 # - å snakke med et kort over porten med RPC, slik `mos` gjør.
 #
 # **Du trenger**: notatbok 00. Et ESP32-kort med USB-kabel er fint å ha, men ikke nødvendig:
-# alt som kan kjøre uten kort, gjør det her, og cellene som trenger et ekte kort er merket.
+# alt som kan kjøre uten kort, gjør det her. Cellene som trenger et ekte kort, sjekker først om det er
+# koblet til, og sier bare fra og hopper over når det ikke er det.
 
 # %%
 import kurs
@@ -116,7 +117,7 @@ kort.show_ports()
 !kurs kort porter --os macos
 
 # %% [markdown]
-# Med et kort koblet til ser svaret omtrent slik ut (cellen kjører bare med et ekte kort):
+# Med et kort koblet til ser svaret omtrent slik ut (uten kort sier cellen bare at den hopper over):
 #
 # ```text
 # USB-serieporter på maskinen:
@@ -125,8 +126,9 @@ kort.show_ports()
 # ESP32-kortet ditt er på porten /dev/ttyUSB0.
 # ```
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.show_ports()
+# %%
+if kort.board_ready():
+    kort.show_ports()
 
 # %% [markdown]
 # ## Når porten ikke kan åpnes
@@ -236,11 +238,13 @@ kort.follow_console(virtuell_port, seconds=2.5)
 # %% [markdown]
 # Med et ekte kort koblet til trenger du ikke oppgi porten: `kurs` finner den selv.
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.show_info()
+# %%
+if kort.board_ready():
+    kort.show_info()
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.follow_console(seconds=10)
+# %%
+if kort.board_ready():
+    kort.follow_console(seconds=10)
 
 # %% [markdown]
 # Vi trekker ut den virtuelle kabelen og slår av kortet:
