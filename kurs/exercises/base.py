@@ -14,7 +14,7 @@ from paho.mqtt.client import topic_matches_sub
 from kurs.errors import CourseError
 from kurs.exercises import boards, workspace
 from kurs.exercises.feedback import CodeView, Report
-from kurs.exercises.observe import error_fix, js_errors, wait_until
+from kurs.exercises.observe import explain_error, js_errors, wait_until
 
 CODE_DIR = Path(__file__).resolve().parent / "kode"
 TOPIC = "state"
@@ -101,6 +101,9 @@ class Exercise:
                 report.fail(f"Fant ingen kode for Oppgave {self.number} ennå.",
                             f"Kjør %%mjs {self.name}-cellen i Oppgave {self.number} først.")
                 return report
+        if _same_code(source, self.starter()):
+            report.not_attempted(f"Koden for Oppgave {self.number} er startkoden, uendret.",
+                                 f"Endre koden i %%mjs {self.name}-cellen, kjør cellen og sjekk igjen.")
         tmp = workspace.temporary_app(self.name, source, self._base_for_check())
         try:
             self._check(report, Path(tmp.name), source)
@@ -121,6 +124,14 @@ class Exercise:
 
 
 # -- steps several checks share ---------------------------------------------------------------------
+
+def _same_code(a: str, b: str) -> bool:
+    """The same code but for blank lines and trailing spaces (a re-run cell is not an attempt)."""
+    def norm(code: str) -> list[str]:
+        return [line.rstrip() for line in code.strip().splitlines() if line.strip()]
+
+    return bool(b.strip()) and norm(a) == norm(b)
+
 
 def valid_mjs(report: Report, source: str, what: str = "Koden") -> bool:
     from kurs.mjs import check_source
@@ -144,7 +155,8 @@ def boot(report: Report, board: Any, what: str = "Kortet") -> bool:
         return False
     errors = js_errors(board)
     if errors:
-        report.fail(f"{what} stoppet med en feil da init.js kjørte: {errors[0]}", error_fix(errors[0]))
+        text, fix = explain_error(errors[0], board)
+        report.fail(f"{what} stoppet med en feil da koden startet. {text}", fix)
         return False
     if not wait_until(lambda: board.connected, 8.0):
         report.fail(f"{what} fikk ikke kontakt med den lokale skyen.",

@@ -8,7 +8,7 @@ from typing import Any
 
 from kurs.errors import CourseError
 from kurs.exercises import boards, workspace
-from kurs.exercises.observe import error_fix, js_errors
+from kurs.exercises.observe import explain_error, js_errors
 
 USAGE = "Bruk: %%mjs NAVN [--app start|knapp|lys], for eksempel «%%mjs oppgave1»."
 
@@ -86,8 +86,9 @@ def run_cell(line: str, cell: str) -> Any:
     print(f"✅ Koden er gyldig mJS og lagret i {workspace.shown(path)}.")
     errors = js_errors(board)
     if errors:
-        print(f"❌ Kortet «{name}» startet, men koden stoppet med en feil: {errors[0]}")
-        print(f"   → {error_fix(errors[0])} Kjør så cellen på nytt.")
+        text, fix = explain_error(errors[0], board)
+        print(f"❌ Kortet «{name}» startet, men koden stoppet med en feil. {text}")
+        print(f"   → {fix} Kjør så cellen på nytt.")
     else:
         print(f"✅ Kortet «{name}» ({board.device_id}) kjører koden din.")
     if name in _exercise_names():

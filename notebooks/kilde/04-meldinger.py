@@ -303,13 +303,11 @@ oppgave5.start()
 # Prøv `{"on": false}` også.
 
 # %%
-kurs.widgets.MqttConsole("state")
+oppgave5.konsoll()
 
 # %% [markdown]
-# Det samme fra Python (denne cellen gjør det for deg når notatboka kjøres automatisk):
-
-# %%
-kurs.mqtt.publish("state", {"on": True})
+# Fra Python gjør `kurs.mqtt.publish("state", {"on": True})` det samme som konsollen. Når du har publisert,
+# sjekker du (kjører du alt på én gang, har du ikke publisert ennå, og sjekken sier bare det):
 
 # %%
 oppgave5.sjekk()
