@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 bash scripts/setup-browser.sh || echo "Nettlesertesten hoppes over: fant ikke Chromium (se over)."
+bash scripts/setup-spelling.sh || echo "Staveprøven hoppes over: fant ikke hunspell med norsk ordbok (se over)."
 
 # Tests and notebooks get their own state folder, so a learner's local cloud is never touched.
 KURS_HOME=$(mktemp -d -t kurs-test-XXXXXX)
