@@ -20,6 +20,8 @@
 # - hvordan det ser ut når porten er opptatt eller du mangler tilgang;
 # - å snakke med et kort over porten med RPC, slik `mos` gjør.
 #
+# **Tid**: omtrent 20 minutter (mer med et ekte kort og en driver å installere).
+#
 # **Du trenger**: notatbok 00. Et ESP32-kort med USB-kabel er fint å ha, men ikke nødvendig:
 # alt som kan kjøre uten kort, gjør det her. Cellene som trenger et ekte kort, sjekker først om det er
 # koblet til, og sier bare fra og hopper over når det ikke er det.
@@ -82,6 +84,16 @@ for bro in sorted(ports.KNOWN_BRIDGES.values(), key=lambda b: (b.maker, b.chip))
 # **Windows** viser kortet i **Enhetsbehandling › Porter (COM og LPT)** som for eksempel
 # «Silicon Labs CP210x USB to UART Bridge (COM3)». Står det under «Andre enheter» med gult
 # utropstegn, mangler driveren: CP210x Universal Windows Driver fra Silicon Labs, eller CH341SER fra WCH.
+#
+# **Last ned driveren fra produsenten** (ikke fra tilfeldige nedlastingssider):
+#
+# | Brikke | Windows | macOS |
+# |---|---|---|
+# | CP2102, CP2104 (Silicon Labs) | [CP210x VCP Drivers](https://www.silabs.com/developer-tools/usb-to-uart-bridge-vcp-drivers) (*CP210x Universal Windows Driver*) | samme side (*CP210x VCP Mac OSX Driver*) |
+# | CH340, CH341 (WCH) | [CH341SER](https://www.wch-ic.com/downloads/CH341SER_EXE.html) | [CH34XSER_MAC](https://www.wch-ic.com/downloads/CH34XSER_MAC_ZIP.html) |
+# | CH9102 (WCH) | [CH343SER](https://www.wch-ic.com/downloads/CH343SER_EXE.html) | [CH34XSER_MAC](https://www.wch-ic.com/downloads/CH34XSER_MAC_ZIP.html) |
+#
+# Linux trenger ingen nedlasting.
 #
 # `kurs` kjenner rådene for hver brikke og hvert operativsystem:
 

@@ -21,6 +21,8 @@
 # - å se loggen til kortet, trykke på knappen og se meldingen komme fram på `devices/<ting>/events`;
 # - hvordan du slår på `aws`-modus for en ekte AWS-konto, og hvorfor kurset spør deg først.
 #
+# **Tid**: omtrent 45 minutter (en time eller mer med et ekte kort).
+#
 # **Du trenger**: notatbok 00–02. Et ESP32-kort og en AWS-konto er fint å ha, men ikke nødvendig: et
 # **virtuelt kort** gjør de samme stegene mot den lokale skyen, og cellene som trenger et ekte kort, sjekker
 # først om det er koblet til og hopper over seg selv når det ikke er det.
@@ -180,7 +182,7 @@ print((startapp / "fs" / "init.js").read_text(encoding="utf-8"))
 # ### Flash
 #
 # `kurs` sjekker hele fila før kortet røres: at det er en Mongoose OS-fastvare, at hver del har riktig
-# sjekksum, og hvor i flashminnet den skal. Peker du på feil fil, får du vite det med en gang:
+# kontrollsum, og hvor i flashminnet den skal. Peker du på feil fil, får du vite det med en gang:
 
 # %%
 from kurs.errors import CourseError
@@ -429,6 +431,12 @@ except CourseError as feil:
 # `mos console` (eller `mos` uten argumenter) viser det kortet skriver: oppstarten, MQTT-tilkoblingen og
 # linja startappen skriver hvert sekund. Kortpanelet under viser loggen til det virtuelle kortet, med en knapp
 # du kan trykke på og LED-en. Se etter `MQTT CONNACK 0` (megleren godtok tilkoblingen) og `online: true`.
+#
+# Rett etter tilkoblingen står det også en linje som ser ut som en feil:
+# `Error: 404 No shadow exists with name: 'esp32_…'`. Den er helt grei. Når kortet kobler seg til, spør
+# skyggebiblioteket etter dingsens **skygge** (*shadow*, notatbok 05), men en helt ny ting har ingen skygge
+# ennå, så skyen svarer «404: finnes ikke». Sekundet etter rapporterer kortet tilstanden sin, og da lages
+# skyggen. Et ekte kort mot AWS IoT skriver den samme linjen første gang.
 
 # %%
 panel = kurs.widgets.BoardPanel(virtuelt_kort)
