@@ -75,6 +75,26 @@ def explain(error: str, source: str | None = None) -> Advice:
         return Advice(f"{where}: JSON.parse fikk tekst som ikke er JSON.",
                       "JSON.parse trenger gyldig JSON, som {\"on\": true}. mJS har ikke try/catch, så funksjonen "
                       "stopper der; kortet kjører videre.")
+    if "implicit type conversion is prohibited" in error:
+        return Advice(f"{where}: mJS setter ikke sammen tekst og tall (eller tall og true/false) med +.",
+                      "Gi dem til print som egne verdier: print('Antall:', state.btnCount); eller gjør tallet om "
+                      "til tekst først med JSON.stringify(tall).")
+    if "invalid operand for ++" in error or "invalid operand for --" in error:
+        return Advice(f"{where}: ++ og -- virker bare på en vanlig variabel i mJS, ikke på et felt i et objekt.",
+                      "Skriv det ut: state.btnCount = state.btnCount + 1;")
+    missing_file = re.search(r'failed to exec file "([^"]+)"', error)
+    if missing_file:
+        return Advice(f"{where}: load('{missing_file.group(1)}') fant ikke fila på kortet.",
+                      "Sjekk navnet: api_gpio.js, api_mqtt.js, api_timer.js, api_config.js, api_sys.js, "
+                      "api_shadow.js, api_events.js …")
+    if "unsupported object type" in error:
+        return Advice(f"{where}: mJS kan ikke gjøre dette med en slik verdi (for eksempel en funksjon inne i et "
+                      "objekt som skal bli JSON).", "Lagre bare tall, tekst, true/false, lister og objekter av "
+                      "slike i tilstanden du sender.")
+    if error.rstrip(" .").endswith("type error") or "MJS error: type error" in error:
+        return Advice(f"{where}: mJS kan ikke bruke denne verdien slik (mange metoder fra vanlig JavaScript, "
+                      "som toUpperCase eller prototype, finnes ikke i mJS).",
+                      "Se hvilke funksjoner mJS har i eksemplene i notatboka, og hold deg til dem.")
     if "missing a value to stringify" in error:
         return Advice(f"{where}: JSON.stringify() fikk ingen verdi.", "Gi den objektet: JSON.stringify(state).")
     count = _COUNT.search(error)
@@ -95,6 +115,10 @@ def _argument(where: str, number: int, kind: str, error: str, code: str) -> Advi
             return Advice(f"{where}: {nth} er undefined, men skal være et tall. msg er tekst, så "
                           f"«{field.group(0)}» finnes ikke.",
                           "Gjør meldingen om til et objekt først: let state = JSON.parse(msg); og bruk state.on.")
+        if "type idx is: string" in error:
+            return Advice(f"{where}: {nth} er tekst, men skal være et tall.",
+                          "Bruk et tall uten anførselstegn (2, ikke '2'). En innstilling leser du som tall med "
+                          "Cfg.get når den er et tall i mos.yml.")
         what = "undefined (en verdi som ikke finnes)" if undefined else "ikke et tall"
         return Advice(f"{where}: {nth} er {what}, men skal være et tall (eller true/false).",
                       "Sjekk stavemåten på variabelen eller feltet (state.on, ikke state.On), og at den har "
