@@ -106,7 +106,8 @@ def test_oppgave1_non_json_message_is_rejected():
 
 def test_oppgave1_invalid_mjs_is_reported_with_line_numbers():
     code = changed(oppgave1.solution(), "function() {\n  state.btnCount", "() => {\n  state.btnCount")
-    failed_with(oppgave1.check(code), "ikke gyldig mJS", "linje 10: mJS har ikke pilfunksjoner")
+    line = _cell_line_of(code, "() => {")  # the cell's line, one below init.js's (the %%mjs line is 1)
+    failed_with(oppgave1.check(code), "ikke gyldig mJS", f"linje {line} i cellen: mJS har ikke pilfunksjoner")
 
 
 def test_oppgave1_endless_loop_is_stopped_and_explained():
@@ -334,7 +335,7 @@ def test_magic_shows_checker_errors_in_norwegian_without_starting(capsys):
     panel = run_cell("oppgave3", "let x = 1;\nlet f = () => 2;\n")
     out = capsys.readouterr().out
     assert panel is None and boards.get("oppgave3") is None
-    assert "ikke gyldig mJS ennå" in out and "linje 2:" in out and "Traceback" not in out
+    assert "ikke gyldig mJS ennå" in out and "linje 3 i cellen:" in out and "Traceback" not in out
     assert workspace.read_code("oppgave3") is not None  # the learner's work is saved anyway
 
 

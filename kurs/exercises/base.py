@@ -14,6 +14,7 @@ from paho.mqtt.client import topic_matches_sub
 from kurs.errors import CourseError
 from kurs.exercises import boards, workspace
 from kurs.exercises.feedback import CodeView, Report
+from kurs.exercises.js_advice import CELL_OFFSET
 from kurs.exercises.observe import explain_error, js_errors, wait_until
 
 CODE_DIR = Path(__file__).resolve().parent / "kode"
@@ -138,7 +139,8 @@ def valid_mjs(report: Report, source: str, what: str = "Koden") -> bool:
 
     problems = check_source(source, "init.js")
     if problems:
-        lines = "\n".join(f"     linje {p.line}: {p.message}" for p in problems)
+        # The learner wrote it in a %%mjs cell, whose first line is the magic: name the cell's line.
+        lines = "\n".join(f"     linje {p.line + CELL_OFFSET} i cellen: {p.message}" for p in problems)
         report.fail(f"{what} er ikke gyldig mJS ennå, så et ekte ESP32-kort ville ikke kjørt den:\n{lines}",
                     "Rett opp linjene over (meldingene sier hva du kan skrive i stedet) og kjør cellen på nytt.")
         return False
