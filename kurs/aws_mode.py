@@ -218,7 +218,7 @@ def summary(settings: config.Settings | None = None) -> str:
         return settings.describe()
     who = identity(settings)
     state = "bekreftet" if (_confirmed_for_process or settings.aws_account) == who.account else "IKKE bekreftet"
-    return f"Modus: aws — {who.describe()} ({state}). Tilbake til den lokale skyen: kurs.aws_mode.use_local()"
+    return f"Modus: aws — {who.describe()} ({state})"
 
 
 # --- checks and errors ------------------------------------------------------------------
