@@ -34,6 +34,7 @@ _ats_endpoints: dict[tuple[str, ...], str] = {}
 _confirmed_for_process: str | None = None
 _announced: set[tuple[str, str]] = set()
 _ACCOUNT = re.compile(r"^\d{12}$")
+EXAMPLE_ACCOUNT = "123456789012"  # the number the notebooks show (and moto's account); never a learner's
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,13 @@ def require_confirmation(settings: config.Settings | None = None, confirm_accoun
         problem = ("Du har ikke bekreftet hvilken AWS-konto kurset skal bruke."
                    if not confirmed else
                    f"Du har bekreftet konto {confirmed}, men nøklene på denne maskinen hører til en annen konto.")
-        raise CourseError(
+        raise aws_error(
             f"{problem}\nNøklene hører til {who.describe()}.\n"
             "Kurset lager ting, sertifikater og policyer der, og noe av det kan koste penger. "
             "Ingenting er sendt til AWS ennå, bortsett fra spørsmålet om hvilken konto nøklene hører til.",
             f"Er dette riktig konto, så bekreft den: i notatboka med kurs.aws_mode.confirm(\"{who.account}\"), "
             f"i en terminal med --bekreft-konto {who.account}, eller med miljøvariabelen "
-            f"KURS_AWS_KONTO={who.account}. Er det feil konto, bytt nøkler (aws configure) eller gå tilbake "
-            "til lokal modus (KURS_MODUS=lokal).",
+            f"KURS_AWS_KONTO={who.account}. Er det feil konto, bytt nøkler (aws configure).",
         )
     announce = (who.account, who.region)
     if announce not in _announced:
@@ -170,6 +170,12 @@ def confirm(account_id: str, *, region: str | None = None, save: bool = True) ->
         raise CourseError(f"«{account_id}» er ikke et AWS-kontonummer.",
                           "Et kontonummer har 12 sifre, for eksempel 123456789012. Du finner det øverst til "
                           "høyre i AWS-konsollen, eller med «aws sts get-caller-identity».")
+    if account_id == EXAMPLE_ACCOUNT and not os.environ.get("AWS_ENDPOINT_URL"):
+        # Only the local cloud (moto) really has this number; tests point aws mode at it.
+        raise CourseError(f"{EXAMPLE_ACCOUNT} er eksempelnummeret fra notatboka, ikke din konto. Kurset blir i "
+                          "lokal modus.",
+                          "Finn ditt eget kontonummer med «aws sts get-caller-identity --query Account» (eller "
+                          "øverst til høyre i AWS-konsollen) og bekreft det i stedet.")
     settings = config.load()
     settings.mode = "aws"
     settings.aws_account = account_id
@@ -220,7 +226,7 @@ def _check_aws_environment() -> None:
     from kurs.sky.info import DUMMY_ACCESS_KEY
 
     if os.environ.get("AWS_ACCESS_KEY_ID") == DUMMY_ACCESS_KEY:
-        raise CourseError(
+        raise aws_error(
             "Du er i aws-modus, men miljøet peker fortsatt mot den lokale skyen "
             "(kurs.sky.start() eller «kurs sky env» satte AWS_ENDPOINT_URL og falske nøkler).",
             "Start kjernen på nytt (Kernel > Restart) etter at du har byttet modus, eller åpne en ny terminal "
@@ -239,10 +245,23 @@ def _checked_region(region: str) -> str:
     return region
 
 
+def way_back() -> str:
+    """How to get back to the local cloud, as a learner in this situation can do it."""
+    if os.environ.get("KURS_MODUS", "lokal") != "lokal":
+        return ("Vil du tilbake til den lokale skyen: miljøvariabelen KURS_MODUS=aws er satt for Jupyter. "
+                "Fjern den (eller sett KURS_MODUS=lokal) og start Jupyter på nytt.")
+    return ("Vil du tilbake til den lokale skyen: kjør kurs.aws_mode.use_local() i en celle, og start kjernen "
+            "på nytt (Kernel › Restart Kernel). I en terminal: KURS_MODUS=lokal foran kommandoen.")
+
+
+def aws_error(message: str, fix: str) -> CourseError:
+    """A CourseError from aws mode: the fix, then the way back to lokal mode."""
+    return CourseError(message, f"{fix}\n{way_back()}")
+
+
 def _no_credentials() -> CourseError:
-    return CourseError("Fant ingen AWS-nøkler (access key) på denne maskinen.",
-                       "Kjør «aws configure» i en terminal med tilgangsnøkkelen til IAM-brukeren din, "
-                       "eller gå tilbake til lokal modus (KURS_MODUS=lokal).")
+    return aws_error("Fant ingen AWS-nøkler (access key) på denne maskinen.",
+                     "Kjør «aws configure» i en terminal med tilgangsnøkkelen til IAM-brukeren din.")
 
 
 _CREDENTIAL_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
@@ -259,20 +278,20 @@ def translate(exc: BaseException, settings: config.Settings | None = None) -> Co
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return _no_credentials()
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError):
-        return CourseError(f"Får ikke kontakt med AWS ({exc}).",
+        return aws_error(f"Får ikke kontakt med AWS ({exc}).",
                            f"Sjekk nettverket, og at regionen {region} er riktig (kurset bruker eu-west-1).")
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _CREDENTIAL_CODES:
-            return CourseError("AWS kjenner ikke igjen tilgangsnøkkelen, eller den hemmelige nøkkelen stemmer ikke.",
+            return aws_error("AWS kjenner ikke igjen tilgangsnøkkelen, eller den hemmelige nøkkelen stemmer ikke.",
                                "Sjekk nøklene med «aws configure list», og lag en ny tilgangsnøkkel for "
                                "IAM-brukeren i AWS-konsollen om nødvendig. Kjør så «aws configure» igjen.")
         if code in _EXPIRED_CODES:
-            return CourseError("AWS-nøklene har gått ut (midlertidige nøkler varer bare en stund).",
+            return aws_error("AWS-nøklene har gått ut (midlertidige nøkler varer bare en stund).",
                                "Logg inn på nytt (for eksempel «aws sso login»), eller hent nye nøkler og kjør "
                                "«aws configure».")
         if code in DENIED_CODES:
-            return CourseError(f"AWS nekter IAM-brukeren å gjøre dette: {exc.response['Error'].get('Message', code)}",
+            return aws_error(f"AWS nekter IAM-brukeren å gjøre dette: {exc.response['Error'].get('Message', code)}",
                                "Gi IAM-brukeren en policy som tillater AWS IoT (og Lambda og DynamoDB for de "
                                "senere notatbøkene), for eksempel AWSIoTFullAccess, og prøv igjen.")
     return None

@@ -203,6 +203,24 @@ def describe_info(info: dict[str, Any], port: str) -> str:
     return "\n".join(lines)
 
 
+def board_ready(*, firmware: str | os.PathLike | None = None, scan: Iterable[Any] | None = None) -> bool:
+    """True when an ESP32 board is on USB (and ``firmware``, if given, exists); else a short note.
+
+    Cells that need a real board start with ``if kort.board_ready():``. JupyterLab's Run All
+    ignores nbval's skip tags and stops at the first error, so such a cell must not raise
+    on a laptop without a board. ``scan`` replaces pyserial's port scan (tests).
+    """
+    if firmware is not None and not Path(firmware).exists():
+        print(f"ℹ️  Hopper over: fant ikke {Path(firmware).name}. Den lager du med «mos build» (se over); "
+              "uten et ekte kort trenger du den ikke.")
+        return False
+    if not ports.find_boards(scan):
+        print("ℹ️  Hopper over: ingen ESP32-kort er koblet til. Denne cellen er for et ekte kort; "
+              "resten av notatboka virker uten.")
+        return False
+    return True
+
+
 def board_info(port: str | None = None, *, timeout: float = DEFAULT_RPC_TIMEOUT) -> dict[str, Any]:
     """``Sys.GetInfo`` from the board on ``port`` (or the one connected board) over RPC."""
     from kurs.hardware.rpc import RpcClient

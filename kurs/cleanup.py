@@ -30,7 +30,7 @@ from kurs.errors import CourseError
 KINDS: dict[str, tuple[str, str]] = {
     "rule": ("regel (topic rule)", "regler (topic rules)"),
     "function": ("Lambda-funksjon", "Lambda-funksjoner"),
-    "log_group": ("logggruppe (CloudWatch Logs)", "logggrupper (CloudWatch Logs)"),
+    "log_group": ("logg-gruppe (CloudWatch Logs)", "logg-grupper (CloudWatch Logs)"),
     "table": ("DynamoDB-tabell", "DynamoDB-tabeller"),
     "role": ("IAM-rolle", "IAM-roller"),
     "shadow": ("skygge (shadow)", "skygger (shadows)"),

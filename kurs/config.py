@@ -29,7 +29,8 @@ class Settings:
     def describe(self) -> str:
         if self.mode == "lokal":
             return "Modus: lokal (den lokale skyen på denne maskinen; ingen AWS-konto brukes)"
-        return f"Modus: aws (konto {self.aws_account or 'ikke bekreftet'}, region {self.aws_region})"
+        return (f"Modus: aws (konto {self.aws_account or 'ikke bekreftet'}, region {self.aws_region}). "
+                "Tilbake til den lokale skyen: kurs.aws_mode.use_local()")
 
 
 def settings_file() -> Path:

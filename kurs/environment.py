@@ -47,7 +47,8 @@ def check(*, start_sky: bool = True, quiet: bool = False) -> None:
     missing = problems()
     if missing:
         raise CourseError("Miljøet er ikke komplett:\n  - " + "\n  - ".join(missing),
-                          "Kjør ./start.sh fra kursmappa (den installerer alt), og åpne notatboka på nytt.")
+                          "Kjør ./start.sh fra kursmappa (på Windows: py scripts\\bootstrap.py start); den "
+                          "installerer alt. Åpne så notatboka på nytt.")
     settings = config.load()
     if not quiet:
         print("✅ Python og alle pakkene kurset trenger er på plass.")

@@ -160,3 +160,46 @@ def test_other_errors_are_left_alone():
 def test_confirm_rejects_something_that_is_not_an_account_id():
     with pytest.raises(CourseError, match="12 sifre"):
         aws_mode.confirm("min-konto", save=False)
+
+
+# --- a learner recovers from every mode mix-up from the message alone ---------------------------------
+
+def test_the_notebooks_example_account_is_refused_and_nothing_is_saved(monkeypatch, tmp_path):
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    monkeypatch.delenv("KURS_MODUS", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # real AWS, where the example is nobody's account
+    with pytest.raises(CourseError, match="eksempelnummeret") as err:
+        aws_mode.confirm(aws_mode.EXAMPLE_ACCOUNT, region="eu-west-1")
+    assert "aws sts get-caller-identity" in str(err.value)
+    assert config.load().mode == "lokal" and not config.settings_file().exists()
+
+
+def test_missing_keys_in_saved_aws_mode_name_the_way_back(monkeypatch, tmp_path):
+    # What notebook 04's first cell met after 03's example switched the saved settings to aws.
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    monkeypatch.delenv("KURS_MODUS", raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "ingen-nokler"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "ingen-config"))
+    config.save(config.Settings(mode="aws", aws_account="210987654321"))
+    aws_mode.reset()
+    with pytest.raises(CourseError) as err:
+        aws_mode.client("iot")
+    text = str(err.value)
+    assert "Fant ingen AWS-nøkler" in text and "kurs.aws_mode.use_local()" in text
+    aws_mode.use_local()  # what the message says, and the saved mode is lokal again
+    assert config.load().mode == "lokal"
+
+
+def test_aws_mode_from_the_environment_says_to_unset_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    monkeypatch.setenv("KURS_MODUS", "aws")
+    assert "KURS_MODUS" in aws_mode.way_back() and "use_local" not in aws_mode.way_back()
+
+
+@pytest.mark.integration
+def test_an_unconfirmed_account_names_the_way_back(aws_env):
+    with pytest.raises(CourseError) as err:
+        aws_mode.client("iot")
+    assert "KURS_MODUS" in str(err.value)  # aws_env sets it, so that is the way back here

@@ -89,7 +89,7 @@ def test_dry_run_lists_exactly_what_the_course_made_and_removes_nothing(made, io
     out = capsys.readouterr().out
     assert {(i.kind, i.name) for i in result.plan.items} == _expected(made)
     assert "Prøvekjøring: ingenting er fjernet" in out and "2 sertifikater" in out and "2 policyer" in out
-    assert "logggruppe (CloudWatch Logs) (1):\n    - /aws/lambda/kurs-test-funksjon" in out
+    assert "logg-gruppe (CloudWatch Logs) (1):\n    - /aws/lambda/kurs-test-funksjon" in out
     assert "fremmed" not in out
     assert {"esp32_RYDD01", "esp32_RYDD02"} <= {t["thingName"] for t in iot.list_things()["things"]}
     assert made["knapp"].key_file.is_file()
@@ -114,7 +114,7 @@ def test_cleanup_removes_the_courses_resources_and_only_those(made, iot, iot_dat
     assert not result.errors
     assert result.counts() == {"rule": 1, "function": 1, "log_group": 1, "table": 1, "role": 1, "shadow": 2,
                                "certificate": 2, "policy": 2, "thing": 2, "files": 2}
-    assert "Fjernet: 1 regel (topic rule), 1 Lambda-funksjon, 1 logggruppe (CloudWatch Logs)" in out
+    assert "Fjernet: 1 regel (topic rule), 1 Lambda-funksjon, 1 logg-gruppe (CloudWatch Logs)" in out
 
     things = {t["thingName"] for t in iot.list_things()["things"]}
     policies = {p["policyName"] for p in iot.list_policies()["policies"]}

@@ -318,7 +318,7 @@ def test_flash_refuses_a_corrupt_part_before_looking_for_the_board(capsys, scan,
     blobs["demo-js.bin"] = blobs["demo-js.bin"][:-1] + b"X"  # one byte changed after the build
     firmware = write_firmware_zip(tmp_path / "fw.zip", blobs, manifest)
     code, out, err = run(capsys, "flash", str(firmware))
-    assert_learner_error(code, err, "«app»", "sjekksummen", "Ikke flash denne fila")
+    assert_learner_error(code, err, "«app»", "kontrollsummen", "Ikke flash denne fila")
     assert "ESP32-kort" not in err  # refused before any port was looked for
     assert out == ""
 

@@ -106,7 +106,8 @@ def test_oppgave1_non_json_message_is_rejected():
 
 def test_oppgave1_invalid_mjs_is_reported_with_line_numbers():
     code = changed(oppgave1.solution(), "function() {\n  state.btnCount", "() => {\n  state.btnCount")
-    failed_with(oppgave1.check(code), "ikke gyldig mJS", "linje 10: mJS har ikke pilfunksjoner")
+    line = _cell_line_of(code, "() => {")  # the cell's line, one below init.js's (the %%mjs line is 1)
+    failed_with(oppgave1.check(code), "ikke gyldig mJS", f"linje {line} i cellen: mJS har ikke pilfunksjoner")
 
 
 def test_oppgave1_endless_loop_is_stopped_and_explained():
@@ -335,7 +336,7 @@ def test_magic_shows_checker_errors_in_norwegian_without_starting(capsys):
     panel = run_cell("oppgave3", "let x = 1;\nlet f = () => 2;\n")
     out = capsys.readouterr().out
     assert panel is None and boards.get("oppgave3") is None
-    assert "ikke gyldig mJS ennå" in out and "linje 2:" in out and "Traceback" not in out
+    assert "ikke gyldig mJS ennå" in out and "linje 3 i cellen:" in out and "Traceback" not in out
     assert workspace.read_code("oppgave3") is not None  # the learner's work is saved anyway
 
 
@@ -387,3 +388,90 @@ def test_hints_come_one_at_a_time_and_fasit_folds_the_solution(capsys):
     view = oppgave2.fasit()
     assert "<details" in view._repr_html_() and "MQTT.sub(topic" in view._repr_html_()
     assert "MQTT.sub(topic" in repr(view)
+
+
+# -- feedback for the mistakes a learner in JupyterLab actually made ---------------------------------
+
+def _cell_line_of(source: str, code: str) -> int:
+    """The line in the learner's %%mjs cell (the magic is line 1) where ``code`` is."""
+    return next(n for n, line in enumerate(source.splitlines(), 1) if code in line) + 1
+
+
+@pytest.mark.parametrize("exercise", [oppgave1, oppgave2, oppgave3, oppgave4], ids=lambda e: e.name)
+def test_unchanged_starter_code_is_not_attempted_yet_rather_than_wrong(exercise):
+    report = exercise.check(exercise.starter() + "\n\n")  # a re-run cell with a blank line is no attempt
+    text = report.text()
+    assert not report.passed and not report.attempted
+    assert "ikke prøvd ennå" in text and "✅" not in text and "❌" not in text and "Ikke helt i mål" not in text
+
+
+def test_oppgave4_writing_gpio_13_is_the_wrong_pin_not_a_missing_json_parse():
+    lys = changed(oppgave4.solution(), "GPIO.write(led, state.on);", "GPIO.write(13, state.on);")
+    text = failed_with(oppgave4.check(lys), "skriver til GPIO 13", "LED-en sitter på GPIO 2")
+    assert "JSON.parse" not in text
+
+
+def test_oppgave4_msg_on_is_explained_in_norwegian_at_the_cells_line():
+    lys = changed(oppgave4.solution(), "GPIO.write(led, state.on);", "GPIO.write(led, msg.on);")
+    line = _cell_line_of(lys, "GPIO.write(led, msg.on)")
+    text = failed_with(oppgave4.check(lys), f"Linje {line} i cellen (GPIO.write(led, msg.on);)",
+                       "msg er tekst", "JSON.parse(msg)")
+    assert "is not defined" not in text and "init.js" not in text
+
+
+def test_oppgave1_missing_json_stringify_is_explained_in_norwegian_at_the_cells_line():
+    knapp = changed(oppgave1.solution(), "let message = JSON.stringify(state);", "let message = state;")
+    line = _cell_line_of(knapp, "MQTT.pub(topic, message, 1)")
+    text = failed_with(oppgave1.check(knapp), f"Linje {line} i cellen", "verdi nr. 2 til MQTT.pub er ikke tekst",
+                       "JSON.stringify(state)")
+    assert "is not defined" not in text and "init.js" not in text
+
+
+def test_oppgave1_a_missing_load_names_the_api_file():
+    knapp = changed(oppgave1.solution(), "load('api_mqtt.js');\n", "")
+    failed_with(oppgave1.check(knapp), "«MQTT» finnes ikke", "load('api_mqtt.js')")
+
+
+def test_oppgave6_without_toggling_is_never_a_mixed_message():
+    knapp = changed(oppgave1.solution(), "  state.on = !state.on;                // snu on: false → true → false …\n", "")
+    text = failed_with(oppgave6.check(knapp=knapp, lys=oppgave4.solution()),
+                       "Knappekortet snur ikke «on»: den var false, false, false")
+    assert "✅ LED-en" not in text and "fulgte hvert trykk" not in text
+
+
+def test_oppgave5_nothing_published_yet_is_not_attempted(lys_board):
+    oppgave5.start()
+    report = oppgave5.check()
+    assert not report.passed and not report.attempted and "ikke prøvd ennå" in report.text()
+
+
+def test_notebook_04_does_not_solve_oppgave5_before_the_learner_publishes():
+    from kurs.paths import NOTEBOOK_DIR
+
+    source = (NOTEBOOK_DIR / "kilde" / "04-meldinger.py").read_text(encoding="utf-8")
+    between = source[source.index("oppgave5.start()"):source.index("oppgave5.sjekk()")]
+    code = [line for line in between.splitlines() if line and not line.startswith("#")]
+    assert not any("publish" in line for line in code), code
+
+
+def test_oppgave3_first_hint_quotes_a_line_the_starter_really_logs():
+    import re
+
+    quoted = re.search(r"«([^»]+)»", oppgave3.hints[0]).group(1).rstrip("…").strip()
+    app = workspace.temporary_app("oppgave3", oppgave3.starter(), oppgave3.base_app)
+    try:
+        with boards.check_board(__import__("pathlib").Path(app.name), "hint") as board:
+            board.start(timeout=boards.BOOT_TIMEOUT)
+            assert wait_until(lambda: any(quoted in line.text for line in board.console.since(0)), 5), \
+                str(board.console)
+    finally:
+        app.cleanup()
+
+
+def test_checks_use_the_local_cloud_in_aws_mode(monkeypatch):
+    # aws mode with no AWS keys at all: the check boards and the observer still meet in the local cloud.
+    monkeypatch.setenv("KURS_MODUS", "aws")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    report = oppgave2.check(oppgave2.solution())
+    assert report.passed, report.text()

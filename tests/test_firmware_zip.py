@@ -58,7 +58,7 @@ def test_corrupt_part_is_refused_before_anything_is_written(tmp_path: Path) -> N
     with pytest.raises(CourseError) as caught:
         read_firmware_zip(write_firmware_zip(tmp_path / "fw.zip", blobs, manifest))
     text = str(caught.value)
-    assert "«app»" in text and "ødelagt" in text and "sjekksummen" in text
+    assert "«app»" in text and "ødelagt" in text and "kontrollsummen" in text
     assert "Ingenting er skrevet til kortet" in text
 
 

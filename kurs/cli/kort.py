@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_info)
 
     fl = _parser(actions, "flash", "skriv en Mongoose OS-fastvare (zip) til kortet",
-                 "Sjekker fastvarefila (manifest.json og sjekksummene for hver del) før kortet røres, "
+                 "Sjekker fastvarefila (manifest.json og kontrollsummene for hver del) før kortet røres, "
                  "og skriver den så med esptool, med fremdriftsvisning og kontroll etterpå. Wi-Fi og "
                  "AWS-oppsett må gjøres på nytt etter flashing, som med «mos flash».")
     fl.add_argument("fastvare", metavar="FASTVARE.zip", help="zip-fila «mos build» laget (build/fw.zip)")

@@ -8,7 +8,7 @@ import shlex
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sky", help="start, stopp og se status for den lokale skyen",
-                       description="Den lokale skyen er en stand-in for AWS IoT Core på denne maskinen. Den tar vare "
+                       description="Den lokale skyen er en erstatning for AWS IoT Core på denne maskinen. Den tar vare "
                                    "på det den har tatt imot (dingser, sertifikater, skygger, regler, Lambda, "
                                    "DynamoDB) når den stoppes og startes igjen; «kurs sky reset» tømmer alt.")
     actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")

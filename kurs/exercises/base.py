@@ -14,7 +14,8 @@ from paho.mqtt.client import topic_matches_sub
 from kurs.errors import CourseError
 from kurs.exercises import boards, workspace
 from kurs.exercises.feedback import CodeView, Report
-from kurs.exercises.observe import error_fix, js_errors, wait_until
+from kurs.exercises.js_advice import CELL_OFFSET
+from kurs.exercises.observe import explain_error, js_errors, wait_until
 
 CODE_DIR = Path(__file__).resolve().parent / "kode"
 TOPIC = "state"
@@ -101,6 +102,9 @@ class Exercise:
                 report.fail(f"Fant ingen kode for Oppgave {self.number} ennå.",
                             f"Kjør %%mjs {self.name}-cellen i Oppgave {self.number} først.")
                 return report
+        if _same_code(source, self.starter()):
+            report.not_attempted(f"Koden for Oppgave {self.number} er startkoden, uendret.",
+                                 f"Endre koden i %%mjs {self.name}-cellen, kjør cellen og sjekk igjen.")
         tmp = workspace.temporary_app(self.name, source, self._base_for_check())
         try:
             self._check(report, Path(tmp.name), source)
@@ -122,12 +126,21 @@ class Exercise:
 
 # -- steps several checks share ---------------------------------------------------------------------
 
+def _same_code(a: str, b: str) -> bool:
+    """The same code but for blank lines and trailing spaces (a re-run cell is not an attempt)."""
+    def norm(code: str) -> list[str]:
+        return [line.rstrip() for line in code.strip().splitlines() if line.strip()]
+
+    return bool(b.strip()) and norm(a) == norm(b)
+
+
 def valid_mjs(report: Report, source: str, what: str = "Koden") -> bool:
     from kurs.mjs import check_source
 
     problems = check_source(source, "init.js")
     if problems:
-        lines = "\n".join(f"     linje {p.line}: {p.message}" for p in problems)
+        # The learner wrote it in a %%mjs cell, whose first line is the magic: name the cell's line.
+        lines = "\n".join(f"     linje {p.line + CELL_OFFSET} i cellen: {p.message}" for p in problems)
         report.fail(f"{what} er ikke gyldig mJS ennå, så et ekte ESP32-kort ville ikke kjørt den:\n{lines}",
                     "Rett opp linjene over (meldingene sier hva du kan skrive i stedet) og kjør cellen på nytt.")
         return False
@@ -144,7 +157,8 @@ def boot(report: Report, board: Any, what: str = "Kortet") -> bool:
         return False
     errors = js_errors(board)
     if errors:
-        report.fail(f"{what} stoppet med en feil da init.js kjørte: {errors[0]}", error_fix(errors[0]))
+        text, fix = explain_error(errors[0], board)
+        report.fail(f"{what} stoppet med en feil da koden startet. {text}", fix)
         return False
     if not wait_until(lambda: board.connected, 8.0):
         report.fail(f"{what} fikk ikke kontakt med den lokale skyen.",

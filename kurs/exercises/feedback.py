@@ -27,6 +27,9 @@ class Report:
     exercise: int
     title: str
     items: list[Item] = field(default_factory=list)
+    # False while the learner has not tried yet (starter code unchanged, nothing published): the
+    # report then says so instead of "not quite there", which would read as a wrong answer.
+    attempted: bool = True
 
     def ok(self, text: str) -> None:
         self.items.append(Item(True, text))
@@ -37,9 +40,13 @@ class Report:
     def note(self, text: str) -> None:
         self.items.append(Item(None, text))
 
+    def not_attempted(self, text: str, fix: str) -> None:
+        self.attempted = False
+        self.items.append(Item(None, text, fix))
+
     @property
     def passed(self) -> bool:
-        return any(i.ok for i in self.items) and not any(i.ok is False for i in self.items)
+        return self.attempted and any(i.ok for i in self.items) and not any(i.ok is False for i in self.items)
 
     @property
     def problems(self) -> list[Item]:
@@ -47,9 +54,20 @@ class Report:
 
     def text(self) -> str:
         lines = [f"Oppgave {self.exercise} · {self.title}", ""]
-        lines += [str(i) for i in self.items]
+        if not self.attempted:
+            # Not tried yet: say what is still to do, without ✅/❌ verdicts on the starter code.
+            lines += [str(i) for i in self.items if i.ok is None]
+            todo = self.problems
+            if todo:
+                lines.append("Dette er igjen å gjøre:")
+                lines += [f"  • {i.text}" + (f"\n    → {i.fix}" if i.fix else "") for i in todo]
+        else:
+            lines += [str(i) for i in self.items]
         lines.append("")
-        if self.passed:
+        if not self.attempted:
+            lines.append(f"⏳ Oppgave {self.exercise} er ikke prøvd ennå – ingen fare. "
+                         f"oppgave{self.exercise}.hint() hjelper deg i gang.")
+        elif self.passed:
             lines.append(f"🎉 Riktig! Oppgave {self.exercise} er løst.")
         else:
             lines.append(f"Ikke helt i mål ennå. Rett opp punktene med ❌ og kjør sjekken igjen; "

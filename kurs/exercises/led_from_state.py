@@ -3,13 +3,15 @@ is not JSON leaves the LED alone and the board running."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kurs.exercises import boards
 from kurs.exercises.base import TOPIC, Exercise, boot, on_text, subscribes_to_state, valid_mjs
 from kurs.exercises.feedback import Report
-from kurs.exercises.observe import PinTrace, Recorder, error_fix, js_errors, pin_mode, wait_until
+from kurs.exercises.js_advice import board_source
+from kurs.exercises.observe import PinTrace, Recorder, explain_error, js_errors, pin_mode, wait_until
 
 LED = boards.LED_PIN
 FOLLOW_WAIT = 1.5   # how long the LED may take to follow a message
@@ -125,9 +127,14 @@ def _never_changed(report: Report, board, trace: PinTrace, start_mark: int) -> N
     others = sorted(p for p in trace.pins() if p not in (LED, board.config_get("board.btn1.pin")))
     state = pin_mode(board, LED)
     errors = [e for e in js_errors(board, start_mark) if "invalid JSON" not in e]
+    written = _literal_pins_written(board_source(board) or "") - {LED}
     if errors:
-        report.fail(f"Funksjonen du ga MQTT.sub, stoppet med en feil: {errors[0]}",
-                    error_fix(errors[0]))
+        text, fix = explain_error(errors[0], board)
+        report.fail(f"Funksjonen du ga MQTT.sub, stoppet med en feil. {text}", fix)
+    elif written:
+        pins = ", ".join(f"GPIO {p}" for p in sorted(written))
+        report.fail(f"Koden skriver til {pins} med GPIO.write, men LED-en sitter på GPIO {LED}.",
+                    f"Skriv til LED-pinnen: GPIO.write(led, state.on); med let led = {LED}; øverst.")
     elif others:
         pins = ", ".join(f"GPIO {p}" for p in others)
         report.fail(f"Kortet skrev til {pins}, men LED-en sitter på GPIO {LED}.",
@@ -141,3 +148,9 @@ def _never_changed(report: Report, board, trace: PinTrace, start_mark: int) -> N
                     "finnes ikke: gjør den om med JSON.parse først: let state = JSON.parse(msg); "
                     "GPIO.write(led, state.on);")
 
+
+
+def _literal_pins_written(source: str) -> set[int]:
+    """Pins named by number in ``GPIO.write(13, …)``: a write to a pin that is no output changes nothing
+    the pin trace sees, so the source is where such a mistake shows."""
+    return {int(pin) for pin in re.findall(r"GPIO\.write\(\s*(\d+)\s*,", source)}

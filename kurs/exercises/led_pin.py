@@ -19,7 +19,7 @@ class LedPin(Exercise):
     title = "LED-en på GPIO 2"
     base_app = "start"
     hints = (
-        "LED-en din sitter på GPIO 2. Hvilken pinne blinker koden nå? Se i loggen: «Blinker LED-en på GPIO …».",
+        "LED-en din sitter på GPIO 2. Hvilken pinne blinker koden nå? Se i loggen til kortet: «LED-en blinker, GPIO …».",
         "Cfg.get('board.led1.pin') er den innebygde LED-en i konfigurasjonen, ikke din. Skriv tallet selv.",
         "let led = 2; – og la GPIO.set_mode(led, GPIO.MODE_OUTPUT) stå, så pinnen blir en utgang.",
     )

@@ -8,7 +8,8 @@ from typing import Any
 
 from kurs.errors import CourseError
 from kurs.exercises import boards, workspace
-from kurs.exercises.observe import error_fix, js_errors
+from kurs.exercises.js_advice import CELL_OFFSET
+from kurs.exercises.observe import explain_error, js_errors
 
 USAGE = "Bruk: %%mjs NAVN [--app start|knapp|lys], for eksempel «%%mjs oppgave1»."
 
@@ -74,7 +75,7 @@ def run_cell(line: str, cell: str) -> Any:
         print(f"❌ Koden er lagret i {workspace.shown(path)}, men den er ikke gyldig mJS ennå, så et ekte "
               "ESP32-kort ville ikke kjørt den:")
         for p in problems:
-            print(f"   linje {p.line}: {p.message}")
+            print(f"   linje {p.line + CELL_OFFSET} i cellen: {p.message}")
         print("Rett opp linjene over og kjør cellen på nytt. Kortet er ikke startet på nytt.")
         return None
     try:
@@ -86,8 +87,9 @@ def run_cell(line: str, cell: str) -> Any:
     print(f"✅ Koden er gyldig mJS og lagret i {workspace.shown(path)}.")
     errors = js_errors(board)
     if errors:
-        print(f"❌ Kortet «{name}» startet, men koden stoppet med en feil: {errors[0]}")
-        print(f"   → {error_fix(errors[0])} Kjør så cellen på nytt.")
+        text, fix = explain_error(errors[0], board)
+        print(f"❌ Kortet «{name}» startet, men koden stoppet med en feil. {text}")
+        print(f"   → {fix} Kjør så cellen på nytt.")
     else:
         print(f"✅ Kortet «{name}» ({board.device_id}) kjører koden din.")
     if name in _exercise_names():

@@ -60,7 +60,7 @@ class Recorder:
 
         self.messages: list[Seen] = []
         self._lock = threading.Lock()
-        self._client = mqtt.connect()
+        self._client = mqtt.connect(mode="lokal")  # check boards always run in the local cloud
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *a: subscribed.set()
         self._client.on_message = self._on_message
@@ -172,17 +172,21 @@ LOOP_FIX = ("Ta bort løkka som aldri slutter. Skal noe skje igjen og igjen, bru
 
 
 def error_fix(error: str) -> str:
-    """What to do about an mJS error report from :func:`js_errors`."""
-    if "evig løkke" in error:
-        return LOOP_FIX
-    if "type error" in error:  # mJS: a property read from text, a number or a function (OP_GET)
-        return ("«type error» betyr at koden leser en egenskap fra noe som ikke er et objekt, f.eks. msg.on "
-                "når msg er tekst. Gjør teksten om til et objekt først: let state = JSON.parse(msg);")
-    if "implicit type conversion" in error:
-        return ("mJS gjør ikke om typer selv: «+» virker bare mellom to tall eller to tekster. Skriv "
-                "«'n=' + JSON.stringify(n)», eller gi print flere argumenter: print('n=', n);")
-    return ("Se på linjen feilen peker på (init.js:N). «is not defined» betyr ofte en skrivefeil eller en "
-            "load('api_….js') som mangler.")
+    """What to do about an mJS error report from :func:`js_errors` (see kurs.exercises.js_advice)."""
+    from kurs.exercises.js_advice import explain
+
+    return explain(error).fix
+
+
+def explain_error(error: str, board: Any) -> tuple[str, str]:
+    """(Norwegian text naming the learner's cell line, fix) for an error report from ``board``'s log.
+
+    The board's own words follow in brackets: a real board's log shows that line too."""
+    from kurs.exercises.js_advice import board_source, explain
+
+    advice = explain(error, board_source(board))
+    raw = error.split(" (", 1)[0]
+    return f"{advice.text} (i loggen: «{raw}»)", advice.fix
 
 
 def pin_mode(board: Any, pin: int) -> tuple[int, int] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from kurs.exercises import boards
 from kurs.exercises.base import TOPIC, Exercise, boot, valid_mjs
 from kurs.exercises.feedback import Report
-from kurs.exercises.observe import NOT_JSON, Recorder, Seen, error_fix, js_errors, wait_until
+from kurs.exercises.observe import NOT_JSON, Recorder, Seen, explain_error, js_errors, wait_until
 
 PRESSES = 2
 MESSAGE_WAIT = 2.0
@@ -39,8 +39,7 @@ class PublishState(Exercise):
                 per_press.append(recorder.since(mark))
                 errors = js_errors(board, console_mark)
                 if errors:
-                    report.fail(f"Knappefunksjonen stoppet med en feil: {errors[0]}",
-                                error_fix(errors[0]))
+                    report.fail(*_pressed_error(errors[0], board))
                     return
             _judge(report, per_press)
 
@@ -105,3 +104,8 @@ def _judge_count(report: Report, values: list) -> None:
                     "Tell opp én gang per trykk: state.btnCount = state.btnCount + 1;")
     else:
         report.ok(f"«btnCount» øker med 1 for hvert trykk ({values[0]}, {values[1]}).")
+
+
+def _pressed_error(error: str, board) -> tuple[str, str]:  # noqa: ANN001 - a VirtualBoard
+    text, fix = explain_error(error, board)
+    return f"Knappefunksjonen stoppet med en feil. {text}", fix

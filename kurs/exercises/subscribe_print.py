@@ -7,7 +7,7 @@ from pathlib import Path
 from kurs.exercises import boards
 from kurs.exercises.base import TOPIC, Exercise, boot, subscribes_to_state, valid_mjs
 from kurs.exercises.feedback import Report
-from kurs.exercises.observe import Recorder, js_errors, printed_lines, wait_until
+from kurs.exercises.observe import Recorder, explain_error, js_errors, printed_lines, wait_until
 
 # Two different messages, each with words a learner's print() will carry into the log.
 MESSAGES = ('{"on":true,"btnCount":7,"hilsen":"hei fra sjekken nr 1"}',
@@ -49,8 +49,9 @@ def _judge(report: Report, board, seen: list[tuple[bool, int]]) -> None:  # noqa
     first_mark = seen[0][1]
     errors = js_errors(board, first_mark)
     if errors:
-        report.fail(f"Funksjonen du ga MQTT.sub, stoppet med en feil: {errors[0]}",
-                    "Skriv ut meldingen som den er (print(msg)) før du gjør noe annet med den.")
+        text, fix = explain_error(errors[0], board)
+        report.fail(f"Funksjonen du ga MQTT.sub, stoppet med en feil. {text}",
+                    f"{fix} Skriv gjerne ut meldingen som den er (print(msg)) før du gjør noe annet med den.")
         return
     if seen[0][0]:
         report.fail("Bare den første meldingen kom i loggen, ikke den neste.",

@@ -223,7 +223,7 @@ def _part_data(name: str, spec: dict[str, Any], blobs: dict[str, bytes], path: P
             expected = spec.get(field)
             if expected and algorithm(data).hexdigest() != str(expected).lower():
                 raise CourseError(
-                    f"Delen «{name}» ({src}) i {path.name} er ødelagt: sjekksummen ({field}) stemmer ikke.",
+                    f"Delen «{name}» ({src}) i {path.name} er ødelagt: kontrollsummen ({field}) stemmer ikke.",
                     "Ikke flash denne fila. " + _REBUILD,
                 )
         if "size" in spec and _int_field(name, spec, "size") != len(data):

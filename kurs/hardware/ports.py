@@ -17,7 +17,7 @@ from kurs.errors import CourseError
 
 CABLE_TIP = (
     "Bruk en USB-kabel som kan overføre data: mange kabler (særlig de som fulgte med "
-    "lader eller lekter) kan bare lade, og da ser ikke maskinen kortet i det hele tatt."
+    "lader eller leker) kan bare lade, og da ser ikke maskinen kortet i det hele tatt."
 )
 
 

@@ -327,7 +327,7 @@ class RpcClient:
                 "bruker porten, og trykk EN/RST-knappen hvis kortet har hengt seg. " + ports.CABLE_TIP,
             )
         corrupt = (
-            " Noen svar kom fram ødelagte (feil sjekksum): kabelen eller forbindelsen kan være dårlig."
+            " Noen svar kom fram ødelagte (feil kontrollsum): kabelen eller forbindelsen kan være dårlig."
             if self._corrupt_frames
             else ""
         )

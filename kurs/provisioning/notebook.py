@@ -69,11 +69,13 @@ def check_client_id(client_id: str) -> str:
     """The client id, or a Norwegian error if the notebook policy would refuse it."""
     if client_id == THING or client_id.startswith(THING + "-"):
         return client_id
-    raise CourseError(f"I aws-modus kobler notatboka til som «{THING}», og policyen tillater ikke "
-                      f"klient-ID-en «{client_id}».",
-                      f"Bruk en klient-ID som begynner med «{THING}-», eller la kurs velge en (client_id=None). "
-                      "Skal du koble til som en dings, oppgi dingsens sertifikat og nøkkel (cert_file=, key_file=), "
-                      "eller bruk provision(...).connect().")
+    from kurs.aws_mode import aws_error
+
+    raise aws_error(f"I aws-modus kobler notatboka til som «{THING}», og policyen tillater ikke "
+                    f"klient-ID-en «{client_id}».",
+                    f"Bruk en klient-ID som begynner med «{THING}-», eller la kurs velge en (client_id=None). "
+                    "Skal du koble til som en dings, oppgi dingsens sertifikat og nøkkel (cert_file=, key_file=), "
+                    "eller bruk provision(...).connect().")
 
 
 def identity(settings: config.Settings | None = None) -> Any:

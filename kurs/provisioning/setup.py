@@ -89,12 +89,19 @@ class Provisioned:
         board.config_set(dict(self.device_config), save=True, reboot=reboot and bool(board.running))
 
     def connect(self, client_id: str | None = None, **kwargs: Any) -> Any:
-        """A paho client connected over mutual TLS with this device's certificate (kurs.mqtt.connect)."""
-        from kurs import mqtt
+        """A paho client connected over mutual TLS with this device's certificate.
 
-        return mqtt.connect(client_id or self.thing_name, host=self.endpoint, port=self.port, tls=True,
-                            cert_file=self.cert_file, key_file=self.key_file, ca_file=self.ca_file,
-                            alpn=self.alpn, **kwargs)
+        The target is fully known here, so the mode-free client is enough (no mode resolution)."""
+        from kurs import aws_mode
+        from kurs.mqtt_client import Target, open_client
+        from kurs.mqtt_target import AWS_REFUSED, AWS_UNREACHABLE, LOCAL_REFUSED, LOCAL_UNREACHABLE
+
+        on_aws = self.endpoint.endswith(".amazonaws.com")
+        target = Target(host=self.endpoint, port=self.port, client_id=client_id or self.thing_name, tls=True,
+                        cert_file=self.cert_file, key_file=self.key_file, ca_file=self.ca_file, alpn=self.alpn,
+                        unreachable_fix=f"{AWS_UNREACHABLE}\n{aws_mode.way_back()}" if on_aws else LOCAL_UNREACHABLE,
+                        refused_fix=AWS_REFUSED if on_aws else LOCAL_REFUSED)
+        return open_client(target, **kwargs)
 
 
 def provision(thing_name: str, *, fs_dir: str | Path | None = None, settings: config.Settings | None = None,

@@ -28,10 +28,11 @@ def _pretty(payload: bytes) -> str:
 class MqttConsole:
     """``kurs.widgets.MqttConsole("devices/#")`` in a cell shows the console."""
 
-    def __init__(self, *topic_filters: str, client: Any = None, max_shown: int = MAX_SHOWN) -> None:
+    def __init__(self, *topic_filters: str, client: Any = None, max_shown: int = MAX_SHOWN,
+                 mode: str | None = None) -> None:
         from kurs import mqtt
 
-        self._client = client or mqtt.connect(client_id=None)
+        self._client = client or mqtt.connect(client_id=None, mode=mode)  # mode="lokal": the exercises
         self._lock = threading.Lock()
         self.messages: deque[tuple[dt.datetime, str, bytes]] = deque(maxlen=max_shown)
         self.filters: list[str] = []

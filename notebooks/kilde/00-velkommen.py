@@ -23,14 +23,33 @@
 # - hvordan kurset er bygget opp, og hvordan du kan følge det med eller uten kort og AWS-konto;
 # - å sende og ta imot din første MQTT-melding.
 #
+# **Tid**: omtrent 20 minutter.
+#
 # **Du trenger**: ingenting annet enn denne maskinen. Har du ESP32-kort og en AWS-konto, kan du bruke dem
 # senere, men alt i kurset virker også uten.
+
+# %% [markdown]
+# ## Slik kjører du en celle
+#
+# En notatbok består av **celler**. Denne teksten er en tekstcelle; cellene med grå bakgrunn og `[ ]:` til
+# venstre er **kodeceller**. Slik kjører du dem:
+#
+# 1. Klikk i en kodecelle, så den får en blå strek til venstre.
+# 2. Trykk **Shift + Enter** (eller ▶ øverst). Cellen kjører, og markøren går videre til neste celle.
+# 3. Mens cellen kjører, står det `[*]:` til venstre; når den er ferdig, et tall, som `[1]:`. Det cellen
+#    skriver ut, kommer rett under den.
+#
+# Kjør cellene ovenfra og ned: en celle bruker ofte noe en celle over har laget. Vil du begynne på nytt,
+# velger du **Kernel › Restart Kernel and Run All Cells…** i menyen: da kjøres hele notatboka på nytt fra
+# toppen. Har noe gått galt, får du en melding som begynner med ⚠️ og sier hva du kan gjøre.
+#
+# Prøv med cellen under.
 
 # %% [markdown]
 # ## Sjekk at alt er på plass
 #
 # Cellen under sjekker at Python og pakkene kurset trenger finnes, og starter **den lokale skyen**:
-# en stand-in for AWS IoT Core som kjører på din egen maskin. Mangler noe, får du beskjed om hva du skal kjøre.
+# en erstatning for AWS IoT Core som kjører på din egen maskin. Mangler noe, får du beskjed om hva du skal kjøre.
 
 # %%
 import kurs
@@ -67,7 +86,7 @@ kurs.environment.check()
 # ![Dingser og skyen: megler, skygge, regler og sikkerhet](bilder/iot-i-skyen.svg)
 #
 # - **MQTT** er protokollen dingsene snakker. Den er laget for små enheter og dårlige nettverk:
-#   lite overhead og små pakker. Den bygger på *publiser og abonner* (publish/subscribe).
+#   lite ekstra data rundt hver melding, og dermed små pakker. Den bygger på *publiser og abonner* (publish/subscribe).
 # - En **megler** (*broker*) tar imot alle meldinger og sender dem videre. Meldinger har et **emne**
 #   (*topic*), for eksempel `devices/esp32_A1B2C3/events`. Den som vil ha meldinger, **abonnerer** på
 #   et emnefilter; `+` står for ett nivå og `#` for resten, som i `devices/+/events` eller `devices/#`.

@@ -18,6 +18,8 @@
 # - hvorfor kurset bruker en IAM-bruker med *smalere* rettigheter enn `AWSIoTFullAccess`;
 # - å sette region `eu-west-1` og sjekke oppsettet med `aws iot list-things`.
 #
+# **Tid**: omtrent 30 minutter (45 med en ekte AWS-konto).
+#
 # **Du trenger**: notatbok 00. Alt her kjører mot den lokale skyen; varianten for ekte AWS står ved siden av.
 
 # %%
@@ -94,8 +96,8 @@ print(kurs.iam_policy.text(kurs_policy))
 # - **Ingen `iot:*`**: bare handlingene kurset bruker.
 # - **Regionen er låst** til `eu-west-1` med en betingelse (`aws:RequestedRegion`).
 # - **Lambda, DynamoDB og loggene** gjelder bare ressurser som begynner med `kurs-`, så brukeren kan ikke
-#   røre andre funksjoner, tabeller eller logggrupper i kontoen.
-# - **Oppryddingen** (`kurs rydd`, notatbok 07) må kunne *se* alle funksjoner, tabeller, logggrupper og
+#   røre andre funksjoner, tabeller eller logg-grupper i kontoen.
+# - **Oppryddingen** (`kurs rydd`, notatbok 07) må kunne *se* alle funksjoner, tabeller, logg-grupper og
 #   IAM-roller for å finne kursets egne. `List…`- og `Describe…`-kallene kan ikke begrenses til bestemte
 #   navn, men de endrer ingenting. Slette får den bare det som heter `kurs-…`.
 # - **IAM er global** (ikke knyttet til en region), så rollene begrenses på navnet i stedet for på regionen.

@@ -20,8 +20,11 @@
 # - hvordan det ser ut når porten er opptatt eller du mangler tilgang;
 # - å snakke med et kort over porten med RPC, slik `mos` gjør.
 #
+# **Tid**: omtrent 20 minutter (mer med et ekte kort og en driver å installere).
+#
 # **Du trenger**: notatbok 00. Et ESP32-kort med USB-kabel er fint å ha, men ikke nødvendig:
-# alt som kan kjøre uten kort, gjør det her, og cellene som trenger et ekte kort er merket.
+# alt som kan kjøre uten kort, gjør det her. Cellene som trenger et ekte kort, sjekker først om det er
+# koblet til, og sier bare fra og hopper over når det ikke er det.
 
 # %%
 import kurs
@@ -82,6 +85,16 @@ for bro in sorted(ports.KNOWN_BRIDGES.values(), key=lambda b: (b.maker, b.chip))
 # «Silicon Labs CP210x USB to UART Bridge (COM3)». Står det under «Andre enheter» med gult
 # utropstegn, mangler driveren: CP210x Universal Windows Driver fra Silicon Labs, eller CH341SER fra WCH.
 #
+# **Last ned driveren fra produsenten** (ikke fra tilfeldige nedlastingssider):
+#
+# | Brikke | Windows | macOS |
+# |---|---|---|
+# | CP2102, CP2104 (Silicon Labs) | [CP210x VCP Drivers](https://www.silabs.com/developer-tools/usb-to-uart-bridge-vcp-drivers) (*CP210x Universal Windows Driver*) | samme side (*CP210x VCP Mac OSX Driver*) |
+# | CH340, CH341 (WCH) | [CH341SER](https://www.wch-ic.com/downloads/CH341SER_EXE.html) | [CH34XSER_MAC](https://www.wch-ic.com/downloads/CH34XSER_MAC_ZIP.html) |
+# | CH9102 (WCH) | [CH343SER](https://www.wch-ic.com/downloads/CH343SER_EXE.html) | [CH34XSER_MAC](https://www.wch-ic.com/downloads/CH34XSER_MAC_ZIP.html) |
+#
+# Linux trenger ingen nedlasting.
+#
 # `kurs` kjenner rådene for hver brikke og hvert operativsystem:
 
 # %%
@@ -116,7 +129,7 @@ kort.show_ports()
 !kurs kort porter --os macos
 
 # %% [markdown]
-# Med et kort koblet til ser svaret omtrent slik ut (cellen kjører bare med et ekte kort):
+# Med et kort koblet til ser svaret omtrent slik ut (uten kort sier cellen bare at den hopper over):
 #
 # ```text
 # USB-serieporter på maskinen:
@@ -125,8 +138,9 @@ kort.show_ports()
 # ESP32-kortet ditt er på porten /dev/ttyUSB0.
 # ```
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.show_ports()
+# %%
+if kort.board_ready():
+    kort.show_ports()
 
 # %% [markdown]
 # ## Når porten ikke kan åpnes
@@ -236,11 +250,13 @@ kort.follow_console(virtuell_port, seconds=2.5)
 # %% [markdown]
 # Med et ekte kort koblet til trenger du ikke oppgi porten: `kurs` finner den selv.
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.show_info()
+# %%
+if kort.board_ready():
+    kort.show_info()
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.follow_console(seconds=10)
+# %%
+if kort.board_ready():
+    kort.follow_console(seconds=10)
 
 # %% [markdown]
 # Vi trekker ut den virtuelle kabelen og slår av kortet:

@@ -21,9 +21,11 @@
 # - å se loggen til kortet, trykke på knappen og se meldingen komme fram på `devices/<ting>/events`;
 # - hvordan du slår på `aws`-modus for en ekte AWS-konto, og hvorfor kurset spør deg først.
 #
+# **Tid**: omtrent 45 minutter (en time eller mer med et ekte kort).
+#
 # **Du trenger**: notatbok 00–02. Et ESP32-kort og en AWS-konto er fint å ha, men ikke nødvendig: et
-# **virtuelt kort** gjør de samme stegene mot den lokale skyen, og cellene som trenger et ekte kort er merket
-# og hoppes over når notatboka kjøres uten.
+# **virtuelt kort** gjør de samme stegene mot den lokale skyen, og cellene som trenger et ekte kort, sjekker
+# først om det er koblet til og hopper over seg selv når det ikke er det.
 
 # %%
 import kurs
@@ -152,7 +154,8 @@ print((startapp / "fs" / "init.js").read_text(encoding="utf-8"))
 # ## Bygg og flash fastvaren (med et ekte kort)
 #
 # Har du et ESP32-kort, gjør du de samme stegene som i det opprinnelige kurset, med `mos` eller `kurs`.
-# Cellene som trenger et kort, er merket og hoppes over når notatboka kjøres uten. Lenger ned gjør vi
+# Cellene som trenger et kort, sjekker først om det er koblet til (og at fastvaren er bygd), og hopper
+# over seg selv ellers. Lenger ned gjør vi
 # **de samme stegene mot et virtuelt kort**, så du ser hva som skjer uansett.
 #
 # Et ekte kort når ikke den lokale skyen slik den vanligvis kjører: den lytter bare på `localhost` på maskinen
@@ -179,7 +182,7 @@ print((startapp / "fs" / "init.js").read_text(encoding="utf-8"))
 # ### Flash
 #
 # `kurs` sjekker hele fila før kortet røres: at det er en Mongoose OS-fastvare, at hver del har riktig
-# sjekksum, og hvor i flashminnet den skal. Peker du på feil fil, får du vite det med en gang:
+# kontrollsum, og hvor i flashminnet den skal. Peker du på feil fil, får du vite det med en gang:
 
 # %%
 from kurs.errors import CourseError
@@ -196,13 +199,16 @@ except CourseError as feil:
 # skriver det med en fremdriftslinje og kontrollerer etterpå. Porten finner `kurs` selv (se notatbok 02).
 # Får ikke verktøyet kontakt med kortet, hold inne **BOOT**, trykk **EN**, slipp BOOT og prøv igjen.
 
-# %% tags=["nbval-skip", "skip-execution"]
-fastvare = read_firmware_zip(startapp / "build" / "fw.zip")
-print(fastvare.describe())
+# %%
+fw_zip = startapp / "build" / "fw.zip"
+if kort.board_ready(firmware=fw_zip):
+    fastvare = read_firmware_zip(fw_zip)
+    print(fastvare.describe())
 
-# %% tags=["nbval-skip", "skip-execution"]
-resultat = flash.flash(fastvare)
-print("Brikke:", resultat.chip, " MAC-adresse:", resultat.mac, " Dingsnavn:", resultat.thing_name)
+# %%
+if kort.board_ready(firmware=fw_zip):
+    resultat = flash.flash(read_firmware_zip(fw_zip))
+    print("Brikke:", resultat.chip, " MAC-adresse:", resultat.mac, " Dingsnavn:", resultat.thing_name)
 
 # %% [markdown]
 # I en terminal gjør `kurs kort flash firmware/start/build/fw.zip` det samme (eller `mos flash`).
@@ -216,15 +222,16 @@ print("Brikke:", resultat.chip, " MAC-adresse:", resultat.mac, " Dingsnavn:", re
 # Passordet skriver du inn når cellen spør, så det ikke blir liggende i notatboka. ESP32 kan bare bruke
 # **2,4 GHz**-nett, og ikke nett med innloggingsside; del gjerne nett fra mobilen.
 
-# %% tags=["nbval-skip", "skip-execution"]
+# %%
 import getpass
 
 from kurs.hardware.rpc import RpcClient
 
-nett = input("Wi-Fi-nett (SSID): ")
-with RpcClient() as rpc:
-    rpc.set_wifi(nett, getpass.getpass("Wi-Fi-passord: "))  # lagrer og starter kortet på nytt
-kort.wait_for_wifi(ssid=nett)
+if kort.board_ready():
+    nett = input("Wi-Fi-nett (SSID): ")
+    with RpcClient() as rpc:
+        rpc.set_wifi(nett, getpass.getpass("Wi-Fi-passord: "))  # lagrer og starter kortet på nytt
+    kort.wait_for_wifi(ssid=nett)
 
 # %% [markdown]
 # I en terminal: `kurs kort wifi NETT PASSORD` (eller `mos wifi NETT PASSORD`).
@@ -383,14 +390,15 @@ print(f"Koblet til skyen: {virtuelt_kort.connected}")
 # lokale skyen (startet med `--lan`) setter `put_credentials` maskinens nettverksadresse i `mqtt.server`, fordi
 # `localhost` ikke når fram fra kortet.
 
-# %% tags=["nbval-skip", "skip-execution"]
-with RpcClient() as rpc:
-    tingnavn_ekte = rpc.get_info()["id"]
+# %%
+if kort.board_ready():
+    with RpcClient() as rpc:
+        tingnavn_ekte = rpc.get_info()["id"]
+    ekte_dings = kurs.provisioning.provision(tingnavn_ekte)
 
-ekte_dings = kurs.provisioning.provision(tingnavn_ekte)
-
-# %% tags=["nbval-skip", "skip-execution"]
-kort.put_credentials(ekte_dings)
+# %%
+if kort.board_ready():
+    kort.put_credentials(ekte_dings)
 
 # %% [markdown]
 # Virker ikke tilkoblingen, sjekker `kurs.provisioning.verify()` det som pleier å være galt – at tingen finnes,
@@ -425,6 +433,12 @@ except CourseError as feil:
 # `mos console` (eller `mos` uten argumenter) viser det kortet skriver: oppstarten, MQTT-tilkoblingen og
 # linja startappen skriver hvert sekund. Kortpanelet under viser loggen til det virtuelle kortet, med en knapp
 # du kan trykke på og LED-en. Se etter `MQTT CONNACK 0` (megleren godtok tilkoblingen) og `online: true`.
+#
+# Rett etter tilkoblingen står det også en linje som ser ut som en feil:
+# `Error: 404 No shadow exists with name: 'esp32_…'`. Den er helt grei. Når kortet kobler seg til, spør
+# skyggebiblioteket etter dingsens **skygge** (*shadow*, notatbok 05), men en helt ny ting har ingen skygge
+# ennå, så skyen svarer «404: finnes ikke». Sekundet etter rapporterer kortet tilstanden sin, og da lages
+# skyggen. Et ekte kort mot AWS IoT skriver den samme linjen første gang.
 
 # %%
 panel = kurs.widgets.BoardPanel(virtuelt_kort)
@@ -440,8 +454,9 @@ panel
 #
 # Et ekte kort:
 
-# %% tags=["nbval-skip", "skip-execution"]
-kort.follow_console(seconds=15)
+# %%
+if kort.board_ready():
+    kort.follow_console(seconds=15)
 
 # %% [markdown]
 # ## Trykk på knappen
@@ -499,8 +514,12 @@ with kurs.mqtt.Monitor(emne) as monitor:
 # I en terminal bekrefter du med et flagg for akkurat den kjøringen, for eksempel
 # `kurs rydd --bekreft-konto 123456789012`.
 
-# %% tags=["nbval-skip", "skip-execution"]
-kurs.aws_mode.confirm("123456789012", region="eu-west-1")  # bytt til ditt eget kontonummer
+# %%
+konto = ""  # skriv ditt eget kontonummer (12 sifre) mellom anførselstegnene og kjør cellen
+if konto:
+    kurs.aws_mode.confirm(konto, region="eu-west-1")
+else:
+    print("ℹ️  Ingen konto skrevet inn, så kurset blir i lokal modus.")
 
 # %% [markdown]
 # Akkurat nå er vi i lokal modus:

@@ -23,6 +23,8 @@
 # - å sende en melding fra skyen med MQTT-konsollen;
 # - å få to kort til å samarbeide gjennom megleren.
 #
+# **Tid**: omtrent 1½–2 timer.
+#
 # **Du trenger**: notatbok 03 (Mongoose OS, startappen og den lokale skyen) og litt JavaScript. Alt kjører på
 # virtuelle ESP32-kort mot den lokale skyen. Har du ekte kort, står det ved hver oppgave hvordan du gjør det
 # samme der.
@@ -45,7 +47,7 @@ kurs.environment.check()
 #   lytter, og mottakeren vet ikke hvem som sendte: megleren sender videre.
 # - Emner har nivåer skilt med `/`, som `devices/esp32_F7F2AD/events`. Store og små bokstaver teller.
 #   Når du abonnerer, kan du bruke jokertegn: `+` står for ett nivå (`devices/+/events`), `#` for resten
-#   (`devices/#`). Emner som begynner med `$`, som `$aws/things/…`, er AWS sine egne.
+#   (`devices/#`). Emner som begynner med `$`, som `$aws/things/…`, er forbeholdt AWS.
 # - **QoS** (*quality of service*) sier hvor hardt megleren prøver: **0** betyr høyst én gang (ingen kvittering),
 #   **1** betyr minst én gang (megleren kvitterer, og meldingen sendes på nytt om kvitteringen uteblir – så den
 #   kan komme to ganger). AWS IoT har ikke QoS 2.
@@ -91,7 +93,8 @@ print("Lytteren fikk", len(lytter.messages), "meldinger.")
 #
 # Rediger koden i cellen og kjør den på nytt så mange ganger du vil. (Et lite tips: `print` i mJS skriver
 # bare ASCII-tegn som de er. En `å` kommer ut som `\xc3\xa5` – på et ekte kort også – så loggmeldingene i
-# kurset klarer seg uten æ, ø og å.) Så:
+# kurset klarer seg uten æ, ø og å.) Linja `Error: 404 No shadow exists …` i loggen er ingen feil i koden din:
+# et nytt kort har ingen skygge ennå (se «Loggen til kortet» i notatbok 03). Så:
 #
 # | | |
 # |---|---|
@@ -305,13 +308,11 @@ oppgave5.start()
 # Prøv `{"on": false}` også.
 
 # %%
-kurs.widgets.MqttConsole("state")
+oppgave5.konsoll()
 
 # %% [markdown]
-# Det samme fra Python (denne cellen gjør det for deg når notatboka kjøres automatisk):
-
-# %%
-kurs.mqtt.publish("state", {"on": True})
+# Fra Python gjør `kurs.mqtt.publish("state", {"on": True})` det samme som konsollen. Når du har publisert,
+# sjekker du (kjører du alt på én gang, har du ikke publisert ennå, og sjekken sier bare det):
 
 # %%
 oppgave5.sjekk()

@@ -23,6 +23,8 @@
 # - å slå LED-en av og på fra notatboka ved å endre `desired`, og se kortet svare;
 # - hva `version` beskytter mot, hva `null` gjør, og hva som skjer når kortet er frakoblet.
 #
+# **Tid**: omtrent 30 minutter.
+#
 # **Du trenger**: notatbok 03 og 04 (dingser, sertifikater og MQTT). Ingen kort eller AWS-konto: vi bruker
 # et virtuelt ESP32-kort med kursets startapp og den lokale skyen. I `aws`-modus er cellene de samme.
 

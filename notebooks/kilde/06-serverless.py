@@ -27,6 +27,8 @@
 # - å lese Lambda-loggen, hente trykkene fra DynamoDB og tegne dem med matplotlib;
 # - hva dette koster på AWS.
 #
+# **Tid**: omtrent 45 minutter.
+#
 # **Du trenger**: notatbok 05 (skyggen). Ingen kort eller AWS-konto: to virtuelle ESP32-kort og den lokale
 # skyen kjører alt, også Lambda-koden. I `aws`-modus er cellene de samme.
 
@@ -91,7 +93,7 @@ kurs.environment.check()
 # rettigheter til for denne notatboka: lage IAM-roller (forklart rett under) som begynner med `kurs-`, gi
 # dem videre til Lambda og IoT (`iam:PassRole`), og endre konfigurasjonen og tilgangene til funksjonen.
 # Policyen fra notatbok 01 dekker resten, også å lese Lambda-loggen og å rydde bort roller, funksjoner,
-# tabeller og logggrupper. Legg til denne policyen på brukeren i IAM-konsollen
+# tabeller og logg-grupper. Legg til denne policyen på brukeren i IAM-konsollen
 # (**IAM → Users → kurs-deltaker → Add permissions → Create inline policy → JSON**):
 
 # %%

@@ -19,6 +19,8 @@
 # - å fjerne alt kurset har laget, og *bare* det, og å sjekke at det er borte;
 # - å gjøre det samme fra en terminal og i en ekte AWS-konto.
 #
+# **Tid**: omtrent 15 minutter.
+#
 # **Du trenger**: notatbok 00. Har du kjørt notatbok 03–06, er det mye å rydde; har du ikke det, lager vi en
 # liten dings å rydde bort, så du ser hvordan det virker.
 #
