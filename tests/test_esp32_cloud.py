@@ -173,7 +173,7 @@ def test_board_connects_with_mutual_tls_like_after_aws_iot_setup(sky, iot, board
 # -- a broker that goes away and comes back -------------------------------------------------------
 
 class RestartableBroker:
-    """The local cloud's own broker class (amqtt) on fixed ports, in a thread, stoppable and startable."""
+    """The local cloud's own broker class on fixed ports, in a thread, stoppable and startable."""
 
     def __init__(self) -> None:
         self.port = steady_port()

@@ -154,7 +154,7 @@ def _wait_until_stalled(counter, target: int, quiet_s: float = 8.0) -> None:  # 
 # --- tests -------------------------------------------------------------------------------------
 def test_slow_subscriber_gets_every_message_and_a_fast_one_is_not_held_up(sky):
     """600 messages to a paho subscriber that needs 10 ms a message (6 s in all, longer than
-    amqtt's own 5 s PUBACK wait): every payload arrives there and at a fast subscriber, and
+    the old broker's 5 s PUBACK wait): every payload arrives there and at a fast subscriber, and
     the cloud log (learners read it) gets no PUBACK time-outs or tracebacks."""
     count, topic = 600, f"kurs/qos1/{uuid.uuid4().hex[:6]}"
     log = Path(sky.log_file)
@@ -211,21 +211,20 @@ def test_at_most_100_unacknowledged_messages_in_flight_then_the_rest(sky):
         sub.close()
 
 
-def test_unacknowledged_message_is_sent_again_with_dup_while_the_client_stays(monkeypatch):
+def test_unacknowledged_message_is_sent_again_with_dup_while_the_client_stays():
     """An in-process broker with a short retry interval: a PUBLISH that gets no PUBACK comes
     again with DUP=1 and the same packet id, and stops coming once acknowledged."""
     from kurs.sky import broker as broker_mod
+    from kurs.sky.broker.limits import Limits
     from kurs.sky.process import free_port
 
-    monkeypatch.setattr(broker_mod.QoS1FlowHandler, "retry_interval_s", 0.5)
-
-    async def on_publish(*_a: object) -> None:
+    def on_publish(*_a: object) -> None:
         return None
 
     async def scenario() -> list[tuple[bool, int, bytes]]:
         port = free_port()
         broker = broker_mod.CloudBroker(broker_mod.broker_config("127.0.0.1", port, free_port()),
-                                        on_publish=on_publish)
+                                        on_publish=on_publish, limits=Limits(retry_interval_s=0.5))
         await broker.start()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -240,7 +239,7 @@ def test_unacknowledged_message_is_sent_again_with_dup_while_the_client_stays(mo
                     split.buf += await asyncio.wait_for(reader.read(65536), timeout)
 
             await next_packet(9, 5)  # SUBACK
-            await broker.send("kurs/dup", b"hei")
+            broker.send("kurs/dup", b"hei", qos=1)
             for _ in range(2):  # the first send, then one resend: acknowledged neither
                 p = _Publish(*await next_packet(3, 5))
                 seen.append((p.dup, p.packet_id, p.payload))

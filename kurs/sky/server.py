@@ -1,6 +1,6 @@
 """The local cloud process: ``python -m kurs.sky.server``. Started by ``kurs.sky.start()``.
 
-One process holds the moto server (control plane), the amqtt broker with mutual TLS, the
+One process holds the moto server (control plane), our MQTT broker with mutual TLS, the
 shadow service and the rules engine, so they share one truth. It outlives notebook kernels.
 """
 
@@ -28,8 +28,8 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    # amqtt and werkzeug are chatty at INFO; the learner reads this log.
-    for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "urllib3"):
+    # werkzeug and botocore are chatty at INFO; the learner reads this log.
+    for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -67,25 +67,21 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     store.restore()
     store.install_http_hook()
     plane.reset_hooks.append(store.wipe)
+    # With --lan only the mutual-TLS listener is on the network: it admits registered, ACTIVE
+    # certificates and nothing else, while the AWS API (dummy credentials) and plain MQTT stay
+    # on 127.0.0.1.
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
-                         authorize=getattr(plane, "authorize", None))
+                         authorize=plane.authorize, principal_valid=registry.is_active,
+                         identify=registry.identify, tls_context=registry.context,
+                         tls_host="0.0.0.0" if lan_host else HOST)
     broker.on_presence = _write_clients
+    store.attach_broker(broker.core)
     await broker.start()
     loop = asyncio.get_running_loop()
     plane.attach(broker, loop)
     from kurs.sky import wiring
 
     wiring.attach_http(plane)
-
-    async def _on_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await broker.accept_tls(reader, writer, registry.identify)
-
-    # A failed handshake (unknown certificate, none at all) is refused inside asyncio's TLS
-    # layer; the client sees the TLS alert, as with AWS IoT. With --lan only this listener is
-    # on the network: it admits registered, ACTIVE certificates and nothing else, while the
-    # AWS API (dummy credentials) and plain MQTT stay on 127.0.0.1.
-    tls_server = await asyncio.start_server(_on_tls, "0.0.0.0" if lan_host else HOST, mqtts_port,
-                                            ssl=registry.context, ssl_handshake_timeout=10)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -100,7 +96,6 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     await stop.wait()
 
     log.info("Stopper den lokale skyen …")
-    tls_server.close()
     clients_file().unlink(missing_ok=True)
     try:
         await asyncio.wait_for(broker.shutdown(), timeout=5)

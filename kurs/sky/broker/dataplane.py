@@ -13,11 +13,6 @@ from kurs.sky.broker import CloudBroker, Principal
 
 log = logging.getLogger(__name__)
 
-# What the broker asks -> the AWS IoT policy action it stands for.
-_IOT_ACTIONS = {"connect": "iot:Connect", "publish": "iot:Publish", "subscribe": "iot:Subscribe",
-                "receive": "iot:Receive"}
-
-
 class DataPlane:
     """Owns the shadow service and the rules engine; both are optional until wired."""
 
@@ -25,7 +20,6 @@ class DataPlane:
         self.shadow = shadow
         self.rules = rules
         self.policies = policies  # kurs.sky.broker.policy.PolicyEnforcer, or None to allow everything
-        self._receive_denials_logged: set[tuple[str, str]] = set()
         # Run after the instructor's reset, e.g. kurs.sky.persistence deletes the saved snapshot.
         self.reset_hooks: list[Callable[[], None]] = []
         self.broker: CloudBroker | None = None
@@ -37,17 +31,18 @@ class DataPlane:
     def attach(self, broker: CloudBroker, loop: asyncio.AbstractEventLoop) -> None:
         self.broker, self.loop = broker, loop
 
-    async def on_publish(self, topic: str, payload: bytes, client_id: str, principal: Principal | None) -> None:
+    def on_publish(self, topic: str, payload: bytes, client_id: str, principal: Principal | None) -> None:
         """Called by the broker for every accepted publish (from a client or from HTTP)."""
         self._run_rules(topic, payload, client_id, principal)
         if self.shadow is not None and topic.startswith("$aws/things/"):
             for out in self.shadow.handle_mqtt(topic, payload):
-                await self.deliver(out.topic, out.payload)
+                self.deliver(out.topic, out.payload)
 
-    async def deliver(self, topic: str, payload: bytes) -> None:
+    def deliver(self, topic: str, payload: bytes) -> None:
         """A message the cloud itself publishes (shadow replies): to subscribers and rules."""
         assert self.broker is not None
-        await self.broker.send(topic, payload)
+        # QoS 1 as published: each subscriber gets it at its subscription's QoS.
+        self.broker.send(topic, payload, qos=1)
         self._run_rules(topic, payload, "", None)
 
     def _run_rules(self, topic: str, payload: bytes, client_id: str, principal: Principal | None) -> None:
@@ -63,76 +58,39 @@ class DataPlane:
             log.exception("Regelmotoren feilet på en melding på %r", topic)
 
     # --- authorization (AWS IoT policies) ---------------------------------------------
-    def authorize(self, session: Any, principal: Principal | None, topic_or_client_id: str, action: Any) -> bool:
-        """May this client connect, publish, subscribe or receive? Called by the broker.
-
-        ``action`` is "connect" (with the client id) or amqtt's Action (with the topic).
-        """
-        # The plain-TCP listener has no certificate and so no policy: it is for quick
-        # experiments in notebooks and tests, and allows everything. Devices use mutual TLS.
-        if principal is None or self.policies is None:
-            return True
-        iot_action = _IOT_ACTIONS.get(str(getattr(action, "value", action)))
-        if iot_action is None:
-            return False
-        client_id = session.client_id or ""
+    def authorize(self, principal: Principal, client_id: str, iot_action: str, name: str) -> str | None:
+        """None if the certificate's policies allow this, else why not (Norwegian). Called by the
+        broker for TLS connections only: plain TCP is loopback-only and has no certificate."""
+        if self.policies is None:
+            return None
         try:
             decision = self.policies.decide(principal.certificate_arn, principal.certificate_id, client_id,
-                                            iot_action, topic_or_client_id)
+                                            iot_action, name)
         except Exception:  # a bug here must not open the broker, nor crash it
             log.exception("Policysjekken feilet; nekter %s for klient %r", iot_action, client_id)
-            return False
+            return "policysjekken feilet"
         if decision.allowed:
-            return True
-        self._log_denial(principal, client_id, iot_action, topic_or_client_id, decision)
-        if iot_action == "iot:Subscribe":
-            self._disconnect_soon(client_id, session)
-        return False
-
-    def _log_denial(self, principal: Principal, client_id: str, iot_action: str, name: str, decision: Any) -> None:
+            return None
         from kurs.sky.broker.policy import resource_arn
 
-        if iot_action == "iot:Receive":  # once per client and topic: a subscriber can get many
-            key = (client_id, name)
-            if key in self._receive_denials_logged:
-                return
-            if len(self._receive_denials_logged) > 10_000:
-                self._receive_denials_logged.clear()
-            self._receive_denials_logged.add(key)
         arn = resource_arn(iot_action, name, self.policies.region, self.policies.account)
         why = (f"policyen «{decision.policy}» nekter det uttrykkelig (Deny)" if decision.reason == "explicit-deny"
                else "ingen policy som er knyttet til sertifikatet tillater det")
-        consequence = {
-            "iot:Connect": "Tilkoblingen lukkes uten svar (som i AWS IoT). Klient-ID-en må være navnet på "
-                           "en ting (thing) som sertifikatet er knyttet til, hvis policyen bruker "
-                           "${iot:Connection.Thing.ThingName}.",
-            "iot:Publish": "Klienten kobles fra (som i AWS IoT).",
-            "iot:Subscribe": "Klienten kobles fra (som i AWS IoT).",
-            "iot:Receive": "Meldingen leveres ikke til denne klienten.",
-        }[iot_action]
-        loop_hint = ("" if iot_action == "iot:Receive" else
-                     " Obs: en klient som kobler til igjen automatisk og gjør det samme, havner i en løkke "
-                     "av til- og frakoblinger.")
-        log.warning("Policy: nektet %s på %s for klient %r (sertifikat %s…): %s. %s%s", iot_action, arn,
-                    client_id, principal.certificate_id[:10], why, consequence, loop_hint)
-
-    def _disconnect_soon(self, client_id: str, session: Any) -> None:
-        """AWS IoT drops a client that subscribes outside its policy (MQTT 3.1.1 has no reason code)."""
-        if self.broker is None:
-            return
-        entry = self.broker._sessions.get(client_id)
-        if not entry or entry[0] is not session or entry[1] is None:
-            return
-        asyncio.get_running_loop().create_task(entry[1].handle_connection_closed())
+        hint = (" Klient-ID-en må være navnet på en ting (thing) som sertifikatet er knyttet til, hvis policyen"
+                " bruker ${iot:Connection.Thing.ThingName}." if iot_action == "iot:Connect" else "")
+        return f"{arn} (sertifikat {principal.certificate_id[:10]}…): {why}.{hint}"
 
     # --- called from other threads (moto's HTTP handlers, the rules engine) -------------
     def publish_threadsafe(self, topic: str, payload: bytes, client_id: str = "", *, qos: int = 0,
                            retain: bool = False) -> None:
         """Publish as if a client did (iot-data Publish, rule republish), and wait until routed."""
         assert self.broker is not None and self.loop is not None
-        fut = asyncio.run_coroutine_threadsafe(
-            self.broker.publish(topic, payload, client_id, qos=qos, retain=retain), self.loop)
-        fut.result(timeout=10)
+        broker = self.broker
+
+        async def _publish() -> None:
+            broker.publish(topic, payload, client_id, qos=qos, retain=retain)
+
+        asyncio.run_coroutine_threadsafe(_publish(), self.loop).result(timeout=10)
 
     def deliver_threadsafe(self, messages: list[Any]) -> None:
         """Deliver shadow replies produced on the HTTP side, in order."""
@@ -140,7 +98,7 @@ class DataPlane:
 
         async def _all() -> None:
             for out in messages:
-                await self.deliver(out.topic, out.payload)
+                self.deliver(out.topic, out.payload)
 
         asyncio.run_coroutine_threadsafe(_all(), self.loop).result(timeout=10)
 
@@ -149,7 +107,7 @@ class DataPlane:
         if self.shadow is not None:
             self.shadow.reset()
         if self.broker is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(self.broker.clear_retained_messages)
+            self.loop.call_soon_threadsafe(self.broker.core.retained.clear)
         if self.rules is not None and hasattr(self.rules, "reset"):
             self.rules.reset()
         for hook in self.reset_hooks:

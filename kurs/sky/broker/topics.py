@@ -30,3 +30,41 @@ def topic_problem(topic: str) -> str | None:
     if topic.startswith("$") and not topic.startswith(AWS_RESERVED_PREFIX):
         return f"emner som starter med $ er reservert: {topic!r}"
     return None
+
+
+def filter_problem(topic_filter: str) -> str | None:
+    """Why AWS IoT would refuse this topic filter in a SUBSCRIBE (Norwegian), or None.
+
+    Syntax: MQTT 3.1.1 and 5 section 4.7.1 (``#`` alone and last, ``+`` a whole level);
+    non-empty [MQTT-4.7.3-1]; AWS's limits on length and depth apply to filters too.
+    """
+    if not topic_filter:
+        return "tomt emnefilter"
+    if len(topic_filter.encode()) > MAX_TOPIC_BYTES:
+        return f"emnefilteret er lengre enn {MAX_TOPIC_BYTES} byte"
+    levels = topic_filter.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            return f"# må stå alene og sist i emnefilteret: {topic_filter!r}"
+        if "+" in level and level != "+":
+            return f"+ må fylle et helt nivå i emnefilteret: {topic_filter!r}"
+    slashes = topic_filter.count("/") - (3 if topic_filter.startswith("$aws/things/") else 0)
+    if slashes > MAX_TOPIC_SLASHES:
+        return f"emnefilteret har mer enn {MAX_TOPIC_SLASHES} skråstreker: {topic_filter!r}"
+    if topic_filter.startswith("$share/"):
+        return "delte abonnementer ($share/…) støttes ikke i den lokale skyen"
+    return None
+
+
+def filter_matches(topic_filter: str, topic: str) -> bool:
+    """Does the filter match the topic? Wildcards at the first level never match a topic
+    starting with ``$`` [MQTT-4.7.2-1]."""
+    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
+        return False
+    f_levels, t_levels = topic_filter.split("/"), topic.split("/")
+    for i, f in enumerate(f_levels):
+        if f == "#":
+            return True
+        if i >= len(t_levels) or (f != "+" and f != t_levels[i]):
+            return False
+    return len(f_levels) == len(t_levels)

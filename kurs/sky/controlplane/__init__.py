@@ -9,7 +9,7 @@ import ssl
 import threading
 from typing import Any
 
-from kurs.sky.broker import Principal
+from kurs.sky.broker.identity import Principal
 from kurs.sky.info import ACCOUNT_ID, REGION
 
 log = logging.getLogger(__name__)
@@ -84,3 +84,9 @@ class CertificateRegistry:
         if cert is None or cert.status != "ACTIVE":
             return None
         return Principal(certificate_id=cert_id, certificate_arn=cert.arn)
+
+    def is_active(self, principal: Principal) -> bool:
+        """Is the certificate bound to a connection still registered and ACTIVE? (Checked at every
+        CONNECT and every few seconds: AWS drops the connections of a deactivated certificate.)"""
+        cert = iot_backend().certificates.get(principal.certificate_id)
+        return cert is not None and cert.status == "ACTIVE"

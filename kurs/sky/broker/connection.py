@@ -1,0 +1,96 @@
+"""The broker's I/O: an asyncio ``Protocol`` per connection, feeding bytes to the core.
+
+A ``Protocol`` rather than streams: no task per connection and no copies through a
+StreamReader; writes made while handling one batch of input are joined into one send per
+connection (flushed on the next turn of the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from kurs.sky.broker.core import BrokerCore, ClientConnection
+from kurs.sky.broker.identity import Principal
+
+log = logging.getLogger(__name__)
+
+
+class MqttProtocol(asyncio.Protocol):
+    def __init__(self, core: BrokerCore, *, tls: bool = False,
+                 identify: Callable[[bytes], Principal | None] | None = None) -> None:
+        self.core = core
+        self.tls = tls
+        self.identify = identify
+        self.transport: asyncio.Transport | None = None
+        self.conn: ClientConnection | None = None
+        self._out: list[bytes] = []
+        self._closing = False
+        self._loop = asyncio.get_event_loop()
+
+    # --- asyncio -------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        principal = None
+        if self.tls:
+            # The certificate is bound to this connection here, at the handshake, and only here.
+            sslobj = transport.get_extra_info("ssl_object")
+            der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+            if der and self.identify is not None:
+                try:
+                    principal = self.identify(der)
+                except Exception:
+                    log.exception("Kunne ikke slå opp klientsertifikatet")
+            if principal is None:
+                # No principal on the TLS port means no access: closed before any MQTT is read,
+                # as AWS IoT refuses such a certificate during the handshake.
+                log.warning("Avviste TLS-tilkobling fra %s:%s: %s", peer[0], peer[1],
+                            "sertifikatet er ikke registrert og aktivt (ACTIVE) i den lokale skyen" if der
+                            else "klienten sendte ikke noe sertifikat")
+                self._closing = True
+                transport.close()
+                return
+        self.conn = self.core.open(self, (str(peer[0]), int(peer[1])), tls=self.tls, principal=principal)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn is not None:
+            try:
+                self.core.data_received(self.conn, data)
+            except Exception:  # a bug must cost one connection, never the broker
+                log.exception("Intern feil i megleren; kobler fra %s", self.conn.label)
+                self.core._drop(self.conn, "SERVER_ERROR")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self.conn is not None:
+            self.core.connection_lost(self.conn)
+
+    # --- Link, for the core -------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
+        self._out.clear()
+        if self._closing and self.transport is not None:
+            self.transport.close()
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._out:
+            # What the core wrote last (a refusing CONNACK, a DISCONNECT) goes out first.
+            if self.transport is not None:
+                self.transport.write(b"".join(self._out))
+            self._out.clear()
+        if self.transport is not None:
+            self.transport.close()
