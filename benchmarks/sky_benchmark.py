@@ -138,7 +138,7 @@ def bench_local_cloud(starts: int, rounds: int, messages: int) -> Result:
         if i < starts - 1:
             sky.stop(quiet=True)
     try:
-        return Result("lokal sky (amqtt)", start_times, measure_rtt(info.mqtt_port, rounds),
+        return Result("lokal sky (kurs-megleren)", start_times, measure_rtt(info.mqtt_port, rounds),
                       measure_qos1(info.mqtt_port, messages), measure_qos1(info.mqtt_port, messages, 3))
     finally:
         sky.stop(quiet=True)

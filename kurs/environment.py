@@ -13,7 +13,6 @@ from kurs.errors import CourseError
 REQUIRED = [
     ("boto3", "boto3 (AWS sitt Python-bibliotek)"),
     ("moto", "moto (kontrollplanet i den lokale skyen)"),
-    ("amqtt", "amqtt (MQTT-megleren i den lokale skyen)"),
     ("paho.mqtt", "paho-mqtt (MQTT-klienten)"),
     ("quickjs", "QuickJS (JavaScript-motoren i de virtuelle dingsene)"),
     ("ipywidgets", "ipywidgets (knapper og lamper i notatboka)"),

@@ -39,7 +39,7 @@ class SkyInfo:
     host: str = HOST
     region: str = REGION
     account_id: str = ACCOUNT_ID
-    broker: str = "amqtt"
+    broker: str = "kurs"  # our own broker (kurs.sky.broker); amqtt until 2026-12
     # With ``kurs sky start --lan``: this machine's network address, where real boards reach
     # the mutual-TLS MQTT port. None: everything listens on 127.0.0.1 only.
     lan_host: str | None = None
