@@ -150,7 +150,10 @@ def bench_mosquitto(binary: str, starts: int, rounds: int, messages: int) -> Res
     for _ in range(starts):
         port = free_port()
         conf = Path(tempfile.mkdtemp()) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+        # Drops nothing, like the local cloud: no cap on a client's queue (the default, 1000, loses
+        # messages under a burst), and 100 in flight per client as AWS IoT and our broker allow.
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+                        "max_inflight_messages 100\n")
         t0 = time.perf_counter()
         proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(port)

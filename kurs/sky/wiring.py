@@ -18,7 +18,14 @@ log = logging.getLogger(__name__)
 def build() -> DataPlane:
     plane = DataPlane(shadow=_shadow_service(), rules=None, policies=_policy_enforcer())
     plane.rules = _rules_engine(plane)
+    plane.has_rules = _has_rules
     return plane
+
+
+def _has_rules() -> bool:
+    from kurs.sky.controlplane import iot_backend
+
+    return bool(iot_backend().rules)
 
 
 def _rules_engine(plane: DataPlane):  # noqa: ANN202 - optional service

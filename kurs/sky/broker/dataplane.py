@@ -22,6 +22,9 @@ class DataPlane:
         self.policies = policies  # kurs.sky.broker.policy.PolicyEnforcer, or None to allow everything
         # Run after the instructor's reset, e.g. kurs.sky.persistence deletes the saved snapshot.
         self.reset_hooks: list[Callable[[], None]] = []
+        # Are there any topic rules at all? Set by the wiring; when there are none, a message
+        # costs no hand-over to the rules thread (which would compete with the broker for the GIL).
+        self.has_rules: Callable[[], bool] = lambda: True
         self.broker: CloudBroker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # Rules may call a Lambda (a subprocess): never on the broker's event loop. One worker
@@ -46,7 +49,7 @@ class DataPlane:
         self._run_rules(topic, payload, "", None)
 
     def _run_rules(self, topic: str, payload: bytes, client_id: str, principal: Principal | None) -> None:
-        if self.rules is None:
+        if self.rules is None or not self.has_rules():
             return
         principal_id = principal.certificate_id if principal else ""
         self._rules_pool.submit(self._safe_rules, topic, payload, client_id, principal_id)
