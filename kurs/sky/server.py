@@ -109,6 +109,18 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     log.info("Den lokale skyen er stoppet.")
 
 
+def _loop_factory():  # noqa: ANN202 - an event loop class, or None for asyncio's own
+    """uvloop where it is installed (Linux, macOS): it roughly halves the broker's per-message
+    overhead in the event loop; asyncio's own loop elsewhere (Windows), with the same behaviour."""
+    if os.environ.get("KURS_ASYNCIO_LOOP") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kurs.sky.server")
     parser.add_argument("--http-port", type=int, required=True)
@@ -118,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging()
     try:
-        asyncio.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan))
     except Exception:
         log.exception("Den lokale skyen krasjet")
         return 1

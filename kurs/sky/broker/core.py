@@ -37,6 +37,19 @@ Authorize = Callable[[Principal, str, str, str], "str | None"]
 ServiceHook = Callable[[str, bytes, str, "Principal | None"], None]
 
 
+# disconnectReason (AWS lifecycle events) -> what the learner reads in the log.
+_REASONS_NO = {
+    "CONNECTION_LOST": "forbindelsen ble brutt uten DISCONNECT",
+    "DUPLICATE_CLIENTID": "en ny tilkobling brukte samme klient-ID",
+    "AUTH_ERROR": "ikke autorisert",
+    "CLIENT_ERROR": "klienten brøt reglene",
+    "MQTT_KEEP_ALIVE_TIMEOUT": "keep-alive gikk ut",
+    "SERVER_ERROR": "intern feil i megleren",
+    "THROTTLED": "for mange tilkoblinger",
+    "CLIENT_INITIATED_DISCONNECT_WITH_WILL": "DISCONNECT med will-melding",
+}
+
+
 class Link(Protocol):
     """The I/O layer's side of one connection."""
 
@@ -173,6 +186,7 @@ class BrokerCore:
             elif self.on_change:
                 self.on_change()
         clean = reason == "CLIENT_INITIATED_DISCONNECT"
+        log.info("Klient %r koblet fra%s", conn.client_id, "" if clean else f" ({_REASONS_NO.get(reason, reason)})")
         self.lifecycle.disconnected(conn, reason, clean)
         if conn.will is not None and not clean:
             self._publish_will(conn)

@@ -79,9 +79,9 @@ class DataPlane:
         arn = resource_arn(iot_action, name, self.policies.region, self.policies.account)
         why = (f"policyen «{decision.policy}» nekter det uttrykkelig (Deny)" if decision.reason == "explicit-deny"
                else "ingen policy som er knyttet til sertifikatet tillater det")
-        hint = (" Klient-ID-en må være navnet på en ting (thing) som sertifikatet er knyttet til, hvis policyen"
-                " bruker ${iot:Connection.Thing.ThingName}." if iot_action == "iot:Connect" else "")
-        return f"{arn} (sertifikat {principal.certificate_id[:10]}…): {why}.{hint}"
+        hint = ("; klient-ID-en må være navnet på en ting (thing) som sertifikatet er knyttet til, hvis policyen"
+                " bruker ${iot:Connection.Thing.ThingName}" if iot_action == "iot:Connect" else "")
+        return f"{arn} (sertifikat {principal.certificate_id[:10]}…): {why}{hint}"
 
     # --- called from other threads (moto's HTTP handlers, the rules engine) -------------
     def publish_threadsafe(self, topic: str, payload: bytes, client_id: str = "", *, qos: int = 0,
