@@ -345,16 +345,20 @@ _NAMES = {PUBREC: "PUBREC", PUBREL: "PUBREL", PUBCOMP: "PUBCOMP", AUTH: "AUTH", 
 
 
 class Decoder:
-    """Splits a client's byte stream into packets; dead after the first error."""
+    """Splits a client's byte stream into packets; dead after the first error.
+
+    ``feed`` returns the packets that came whole before an error; the error itself is then in
+    ``error`` (the caller handles those packets, then closes the connection).
+    """
 
     def __init__(self, max_packet_size: int) -> None:
         self.max_packet_size = max_packet_size
         self.protocol_level = 0  # set by the first CONNECT
+        self.error: MalformedPacket | None = None
         self._buf = bytearray()
-        self._failed = False
 
     def feed(self, data: bytes) -> list[Packet]:
-        if self._failed:
+        if self.error is not None:
             return []
         buf = self._buf
         buf += data
@@ -383,10 +387,10 @@ class Decoder:
                     break
                 out.append(self._decode(first, buf, i, i + length))
                 pos = i + length
-        except MalformedPacket:
-            self._failed = True
+        except MalformedPacket as exc:
+            self.error = exc
             self._buf = bytearray()
-            raise
+            return out
         if pos:
             del buf[:pos]
         return out

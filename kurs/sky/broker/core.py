@@ -139,9 +139,15 @@ class BrokerCore:
         if conn.closed:
             return
         conn.last_seen = self.clock()
-        try:
-            packets = conn.decoder.feed(data)
-        except codec.UnsupportedProtocol as exc:
+        decoder = conn.decoder
+        for packet in decoder.feed(data):
+            if conn.closed:
+                return  # nothing after a packet that closed the connection is handled
+            self._handle(conn, packet)
+        exc = decoder.error
+        if exc is None or conn.closed:
+            return
+        if isinstance(exc, codec.UnsupportedProtocol):
             # [MQTT-3.1.2-2]: CONNACK 0x01 (3.1.1 layout) / 0x84 (5), then close; never a hang.
             log.warning("Avviste %s: %s", conn.label, exc)
             if exc.level == MQTT5:
@@ -150,14 +156,8 @@ class BrokerCore:
                 conn.link.write(codec.encode_connack(MQTT311, False, codec.V3_UNACCEPTABLE_PROTOCOL))
             self._drop(conn, "CLIENT_ERROR")
             return
-        except codec.MalformedPacket as exc:
-            log.warning("Kobler fra %s: ugyldig MQTT-pakke (%s)", conn.label, exc)
-            self._drop(conn, "CLIENT_ERROR", exc.reason_code)
-            return
-        for packet in packets:
-            if conn.closed:
-                return  # nothing after a packet that closed the connection is handled
-            self._handle(conn, packet)
+        log.warning("Kobler fra %s: ugyldig MQTT-pakke (%s)", conn.label, exc)
+        self._drop(conn, "CLIENT_ERROR", exc.reason_code)
 
     def connection_lost(self, conn: ClientConnection) -> None:
         """The I/O layer saw the connection close (the peer went, or we closed it)."""
