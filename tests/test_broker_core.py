@@ -539,3 +539,23 @@ def test_snapshot_brings_back_sessions_queued_messages_and_retained_messages():
     assert [(m["payload"], m["retain"]) for m in link2.publishes()] == [(b"en", False), (b"to", False),
                                                                        (b"tre", False)]
     assert w2.core.retained_message("k/2").payload == b"to"
+
+
+def test_session_expiry_can_be_shortened_for_a_workshop(monkeypatch):
+    monkeypatch.setenv("KURS_SESSION_EXPIRY_S", "5")
+    w = World(Limits.from_env())
+    c, link = w.client("kort", clean=False)
+    w.send(c, mp.DISCONNECT)
+    w.clock.advance(5)
+    w.core.tick()
+    assert "kort" not in w.core.sessions
+
+
+def test_reset_forgets_retained_messages_and_offline_sessions_only():
+    w = World()
+    off, lo = w.client("borte", clean=False)
+    w.send(off, mp.DISCONNECT)
+    on, ln = w.client("her", clean=False)
+    w.core.publish("r", b"x", retain=True)
+    w.core.reset()
+    assert w.core.retained_messages() == [] and set(w.core.sessions) == {"her"}

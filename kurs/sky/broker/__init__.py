@@ -62,7 +62,7 @@ class CloudBroker:
         self.identify = identify
         self.tls_context = tls_context
         self.tls_host = tls_host or config["host"]
-        self.core = BrokerCore(clock=clock, limits=limits, authorize=authorize, principal_valid=principal_valid,
+        self.core = BrokerCore(clock=clock, limits=limits or Limits.from_env(), authorize=authorize, principal_valid=principal_valid,
                                on_message=self._service_hook(on_publish))
         self._servers: list[asyncio.base_events.Server] = []
         self._timer: asyncio.Task[None] | None = None

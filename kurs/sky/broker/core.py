@@ -532,15 +532,17 @@ class BrokerCore:
         out.packet_id = session.next_packet_id()
         out.first_sent_at = out.sent_at = now
         session.inflight[out.packet_id] = out
-        self._write_publish(conn, out, dup=False)
+        if not self._write_publish(conn, out, dup=False):
+            del session.inflight[out.packet_id]  # too large for this client: dropped [MQTT-3.1.2-25]
 
-    def _write_publish(self, conn: ClientConnection, out: Outgoing, dup: bool) -> None:
+    def _write_publish(self, conn: ClientConnection, out: Outgoing, dup: bool) -> bool:
         props = self._props_out(out.props, out.expires_at, self.clock())
         data = codec.encode_publish(conn.level, out.topic, out.payload, out.qos, out.retain, out.packet_id, dup,
                                     props)
         if conn.max_packet_out and len(data) > conn.max_packet_out:
-            return
+            return False
         conn.link.write(data)
+        return True
 
     def _drain(self, session: Session) -> None:
         conn = session.connection
@@ -572,11 +574,21 @@ class BrokerCore:
         if self.on_change:
             self.on_change()
 
+    # Both may be called from other threads (moto's HTTP handlers): each reads the dict in one
+    # step under the GIL, never iterating it in Python code.
     def retained_messages(self) -> list[RetainedMessage]:
-        return sorted(self.retained.values(), key=lambda m: m.topic)
+        return sorted(list(self.retained.values()), key=lambda m: m.topic)
 
     def retained_message(self, topic: str) -> RetainedMessage | None:
         return self.retained.get(topic)
+
+    def reset(self) -> None:
+        """The instructor's reset: retained messages and stored sessions of offline clients go."""
+        self.retained.clear()
+        for session in list(self.sessions.values()):
+            if session.connection is None:
+                self._end_session(session)
+        self.take_snapshot()
 
     # --- subscribe ------------------------------------------------------------------------------
     def _on_subscribe(self, conn: ClientConnection, p: codec.Subscribe) -> None:

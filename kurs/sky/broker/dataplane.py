@@ -106,11 +106,12 @@ class DataPlane:
         asyncio.run_coroutine_threadsafe(_all(), self.loop).result(timeout=10)
 
     def reset(self) -> None:
-        """Forget the data plane's state (shadows, retained messages): the instructor's reset."""
+        """Forget the data plane's state (shadows, retained messages, stored sessions): the
+        instructor's reset."""
         if self.shadow is not None:
             self.shadow.reset()
         if self.broker is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(self.broker.core.retained.clear)
+            self.loop.call_soon_threadsafe(self.broker.core.reset)
         if self.rules is not None and hasattr(self.rules, "reset"):
             self.rules.reset()
         for hook in self.reset_hooks:

@@ -3,6 +3,7 @@ endpoints and quotas", message broker limits), our own where it does not (marked
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from kurs.sky.broker.topics import MAX_CLIENT_ID_BYTES, MAX_PAYLOAD
@@ -28,3 +29,16 @@ class Limits:
     connect_deadline_s: float = 10.0  # ours: a connection must send CONNECT within this
     pending_connects_per_source: int = 100  # ours: half-open connections kept per address
     queued_per_offline_session: int = 100_000  # ours: memory guard for an offline persistent session
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """AWS's defaults; ``KURS_SESSION_EXPIRY_S`` shortens the persistent-session expiry (tests,
+        demonstrations: AWS's hour is long to wait for in a workshop)."""
+        limits = cls()
+        raw = os.environ.get("KURS_SESSION_EXPIRY_S")
+        if raw:
+            try:
+                limits.persistent_session_expiry_s = max(1.0, float(raw))
+            except ValueError:
+                pass
+        return limits
