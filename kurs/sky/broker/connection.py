@@ -16,6 +16,10 @@ from kurs.sky.broker.identity import Principal
 
 log = logging.getLogger(__name__)
 
+# A client that reads this far behind (QoS 0 floods: QoS 1 is held to 100 in flight) is
+# disconnected rather than letting the cloud's memory grow without bound.
+MAX_WRITE_BUFFER = 32 * 1024 * 1024
+
 # Connections written to while a chunk of input is being handled; flushed when it is done.
 _dirty: list[MqttProtocol] = []
 _handling = 0
@@ -66,7 +70,7 @@ class MqttProtocol(asyncio.Protocol):
             self.core.data_received(self.conn, data)
         except Exception:  # a bug must cost one connection, never the broker
             log.exception("Intern feil i megleren; kobler fra %s", self.conn.label)
-            self.core._drop(self.conn, "SERVER_ERROR")
+            self.core.drop(self.conn, "SERVER_ERROR")
         finally:
             _handling -= 1
             if not _handling:
@@ -90,8 +94,16 @@ class MqttProtocol(asyncio.Protocol):
         self._out.append(data)
 
     def _flush(self) -> None:
-        if self._out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
+        transport = self.transport
+        if self._out and transport is not None and not transport.is_closing():
+            transport.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
+            if transport.get_write_buffer_size() > MAX_WRITE_BUFFER and self.conn is not None:
+                log.warning("Kobler fra %s: klienten leser ikke meldingene sine (over %d MB venter)",
+                            self.conn.label, MAX_WRITE_BUFFER // (1024 * 1024))
+                self._out.clear()
+                self.core.drop(self.conn, "THROTTLED")
+                transport.abort()
+                return
         self._out.clear()
 
     def close(self) -> None:

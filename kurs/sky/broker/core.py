@@ -132,7 +132,7 @@ class BrokerCore:
             # so a flood of half-open connections cannot lock normal clients out.
             oldest = pending[0]
             log.warning("For mange ufullstendige tilkoblinger fra %s: lukker den eldste", conn.peer_ip)
-            self._drop(oldest, "THROTTLED")
+            self.drop(oldest, "THROTTLED")
         return conn
 
     def data_received(self, conn: ClientConnection, data: bytes) -> None:
@@ -154,17 +154,17 @@ class BrokerCore:
                 conn.link.write(codec.encode_connack(MQTT5, False, codec.UNSUPPORTED_PROTOCOL_VERSION))
             else:
                 conn.link.write(codec.encode_connack(MQTT311, False, codec.V3_UNACCEPTABLE_PROTOCOL))
-            self._drop(conn, "CLIENT_ERROR")
+            self.drop(conn, "CLIENT_ERROR")
             return
         log.warning("Kobler fra %s: ugyldig MQTT-pakke (%s)", conn.label, exc)
-        self._drop(conn, "CLIENT_ERROR", exc.reason_code)
+        self.drop(conn, "CLIENT_ERROR", exc.reason_code)
 
     def connection_lost(self, conn: ClientConnection) -> None:
         """The I/O layer saw the connection close (the peer went, or we closed it)."""
         if not conn.closed:
-            self._drop(conn, "CLIENT_INITIATED_DISCONNECT" if conn.clean_disconnect else "CONNECTION_LOST")
+            self.drop(conn, "CLIENT_INITIATED_DISCONNECT" if conn.clean_disconnect else "CONNECTION_LOST")
 
-    def _drop(self, conn: ClientConnection, reason: str, v5_code: int | None = None) -> None:
+    def drop(self, conn: ClientConnection, reason: str, v5_code: int | None = None) -> None:
         """Close a connection and settle what follows: will message, lifecycle event, session."""
         if conn.closed:
             return
@@ -225,13 +225,13 @@ class BrokerCore:
         elif kind is codec.Disconnect:
             if packet.reason_code == 0x04:  # MQTT 5 "Disconnect with Will Message"
                 conn.clean_disconnect = False
-                self._drop(conn, "CLIENT_INITIATED_DISCONNECT_WITH_WILL")
+                self.drop(conn, "CLIENT_INITIATED_DISCONNECT_WITH_WILL")
                 return
             conn.clean_disconnect = True
             if conn.level == MQTT5 and codec.SESSION_EXPIRY in packet.properties and conn.session is not None:
                 conn.session.expiry_s = min(float(packet.properties[codec.SESSION_EXPIRY]),
                                             self.limits.persistent_session_expiry_s)
-            self._drop(conn, "CLIENT_INITIATED_DISCONNECT")
+            self.drop(conn, "CLIENT_INITIATED_DISCONNECT")
 
     def _refuse_connect(self, conn: ClientConnection, v3_code: int | None, v5_code: int, why: str,
                         failure: str | None = None) -> None:
@@ -242,7 +242,7 @@ class BrokerCore:
             conn.link.write(codec.encode_connack(MQTT311, False, v3_code))
         if failure:
             self.lifecycle.connect_failed(conn, failure)
-        self._drop(conn, "AUTH_ERROR")
+        self.drop(conn, "AUTH_ERROR")
 
     def _on_connect(self, conn: ClientConnection, p: codec.Connect) -> None:
         now = self.clock()
@@ -314,7 +314,7 @@ class BrokerCore:
         if old is not None and old.connection is not None:
             log.warning("Ny tilkobling med klient-ID %r: den forrige tilkoblingen kobles fra (som i AWS IoT)",
                         client_id)
-            self._drop(old.connection, "DUPLICATE_CLIENTID", codec.SESSION_TAKEN_OVER)
+            self.drop(old.connection, "DUPLICATE_CLIENTID", codec.SESSION_TAKEN_OVER)
         old = self.sessions.get(client_id)
         if old is not None and (p.clean_start or old.expired(now)):
             self._end_session(old)
@@ -390,7 +390,7 @@ class BrokerCore:
         if p.qos == 2:
             # AWS IoT does not support QoS 2: it drops the connection (MQTT 5: 0x9B).
             log.warning("Kobler fra %s: QoS 2 støttes ikke av AWS IoT (bruk QoS 0 eller 1)", conn.label)
-            self._drop(conn, "CLIENT_ERROR", codec.QOS_NOT_SUPPORTED)
+            self.drop(conn, "CLIENT_ERROR", codec.QOS_NOT_SUPPORTED)
             return
         topic = p.topic
         props = p.properties
@@ -398,7 +398,7 @@ class BrokerCore:
             alias = props.pop(codec.TOPIC_ALIAS)
             if alias == 0 or alias > self.limits.topic_alias_maximum:  # [MQTT-3.3.2-9]
                 log.warning("Kobler fra %s: ugyldig emnealias %d", conn.label, alias)
-                self._drop(conn, "CLIENT_ERROR", codec.TOPIC_ALIAS_INVALID)
+                self.drop(conn, "CLIENT_ERROR", codec.TOPIC_ALIAS_INVALID)
                 return
             if topic:
                 conn.aliases[alias] = topic
@@ -406,16 +406,16 @@ class BrokerCore:
                 topic = conn.aliases.get(alias, "")
                 if not topic:
                     log.warning("Kobler fra %s: ukjent emnealias %d", conn.label, alias)
-                    self._drop(conn, "CLIENT_ERROR", codec.PROTOCOL_ERROR)
+                    self.drop(conn, "CLIENT_ERROR", codec.PROTOCOL_ERROR)
                     return
         problem = topic_problem(topic)
         if problem:
             log.warning("Kobler fra %s: %s", conn.label, problem)
-            self._drop(conn, "CLIENT_ERROR", codec.TOPIC_NAME_INVALID)
+            self.drop(conn, "CLIENT_ERROR", codec.TOPIC_NAME_INVALID)
             return
         if len(p.payload) > self.limits.max_payload:
             log.warning("Kobler fra %s: meldingen er større enn %d KB", conn.label, self.limits.max_payload // 1024)
-            self._drop(conn, "CLIENT_ERROR", codec.PACKET_TOO_LARGE)
+            self.drop(conn, "CLIENT_ERROR", codec.PACKET_TOO_LARGE)
             return
         action = "iot:Publish"
         why = self._denied(conn, action, topic)
@@ -434,7 +434,7 @@ class BrokerCore:
             log.warning("Policy: nektet %s til %r for %s: %s. Klienten kobles fra (som i AWS IoT); en klient som"
                         " kobler til igjen automatisk og gjør det samme, havner i en løkke.", action, topic,
                         conn.label, why)
-            self._drop(conn, "AUTH_ERROR")
+            self.drop(conn, "AUTH_ERROR")
             return
         self.route(topic, p.payload, p.qos, p.retain, conn.client_id, props if level == MQTT5 else None,
                    publisher=conn)
@@ -628,7 +628,7 @@ class BrokerCore:
             codes.append(qos)
         if denied and level == MQTT311:
             # MQTT 3.1.1: AWS IoT closes the connection when the policy denies a subscription.
-            self._drop(conn, "AUTH_ERROR")
+            self.drop(conn, "AUTH_ERROR")
             return
         for topic_filter, sub, _ in granted:
             session.subscriptions[topic_filter] = sub
@@ -703,12 +703,12 @@ class BrokerCore:
             if not conn.connected:
                 if now - conn.opened_at >= lim.connect_deadline_s:
                     log.warning("Lukker %s: ingen CONNECT innen %g sekunder", conn.label, lim.connect_deadline_s)
-                    self._drop(conn, "CLIENT_ERROR")
+                    self.drop(conn, "CLIENT_ERROR")
                 continue
             if now - conn.last_seen >= conn.keep_alive * 1.5:  # [MQTT-3.1.2-24]
                 log.warning("Kobler fra %s: hørte ingenting på %g sekunder (keep-alive)", conn.label,
                             conn.keep_alive * 1.5)
-                self._drop(conn, "MQTT_KEEP_ALIVE_TIMEOUT", codec.KEEP_ALIVE_TIMEOUT)
+                self.drop(conn, "MQTT_KEEP_ALIVE_TIMEOUT", codec.KEEP_ALIVE_TIMEOUT)
                 continue
             session = conn.session
             if session is None or not session.inflight:
@@ -752,7 +752,7 @@ class BrokerCore:
             else:
                 continue
             log.warning("Kobler fra %s: %s (som i AWS IoT)", conn.label, why)
-            self._drop(conn, "AUTH_ERROR", codec.NOT_AUTHORIZED)
+            self.drop(conn, "AUTH_ERROR", codec.NOT_AUTHORIZED)
 
     def shutdown(self) -> None:
         for conn in list(self.connections):
