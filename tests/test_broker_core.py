@@ -317,6 +317,17 @@ def test_wildcard_topic_in_publish_closes_and_the_hidden_packet_is_not_delivered
     assert [m["payload"] for m in ls.publishes() if not m["topic"].startswith("$aws/")] == [b"foer"]
 
 
+def test_nothing_before_connect_is_routed():
+    """MQTT 3.1.1 [MQTT-3.1.0-1]: the first packet must be CONNECT; a PUBLISH first closes."""
+    w = World()
+    sub, ls = w.client("sub")
+    ls.take()
+    w.subscribe(sub, ls, "#", qos=0)
+    conn, link = w.open()
+    w.send(conn, mp.publish("uten/connect", b"x"))
+    assert link.closed and ls.publishes() == []
+
+
 @pytest.mark.parametrize("topic", [b"a/\xff\xfe", b"a/\x00b"])
 def test_topic_that_is_not_valid_utf8_or_holds_nul_closes(topic):
     """MQTT 3.1.1 [MQTT-1.5.3-1, -1.5.3-2]: ill-formed UTF-8 or U+0000 closes the connection."""

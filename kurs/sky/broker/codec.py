@@ -398,7 +398,7 @@ class Decoder:
     def _decode(self, first: int, buf: bytearray, start: int, end: int) -> Packet:
         kind, flags = first >> 4, first & 0x0F
         r = _Reader(buf, start, end)
-        if kind == PUBLISH:
+        if kind == PUBLISH and self.protocol_level:
             return _decode_publish(first, r, self.protocol_level)
         required = _REQUIRED_FLAGS.get(kind)
         if required is None:
@@ -411,7 +411,7 @@ class Decoder:
             packet = _decode_connect(r)
             self.protocol_level = packet.protocol_level
             return packet
-        if not self.protocol_level:  # [MQTT-3.1.0-1]
+        if not self.protocol_level or kind == PUBLISH:  # [MQTT-3.1.0-1]
             raise ProtocolViolation("første pakke var ikke CONNECT")
         if kind == PUBACK:
             packet_id = r.u16()

@@ -210,6 +210,9 @@ class BrokerCore:
     # --- packets ---------------------------------------------------------------------------
     def _handle(self, conn: ClientConnection, packet: codec.Packet) -> None:
         kind = type(packet)
+        if not conn.connected and kind is not codec.Connect:  # a refused CONNECT is closed at once
+            self.drop(conn, "CLIENT_ERROR")
+            return
         if kind is codec.Publish:
             self._on_publish(conn, packet)  # type: ignore[arg-type]
         elif kind is codec.Puback:
