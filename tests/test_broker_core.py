@@ -570,3 +570,39 @@ def test_reset_forgets_retained_messages_and_offline_sessions_only():
     w.core.publish("r", b"x", retain=True)
     w.core.reset()
     assert w.core.retained_messages() == [] and set(w.core.sessions) == {"her"}
+
+
+def test_journal_keeps_what_was_acknowledged_without_a_checkpoint(tmp_path):
+    """A kill -9 right after the PUBACK: the journal has the queued message, the retained one and
+    the session's subscription (AWS keeps a persistent session's QoS 1 messages for its expiry)."""
+    from kurs.sky.broker.journal import BrokerJournal
+
+    w = World()
+    w.core.journal = BrokerJournal(tmp_path)
+    w.core.checkpoint()
+    sub, ls = w.client("jrn", clean=False)
+    ls.take()
+    w.subscribe(sub, ls, "j/#", qos=1)
+    w.send(sub, mp.DISCONNECT)
+    pub, lp = w.client("pub")
+    lp.take()
+    w.send(pub, mp.publish("j/a", b"en", qos=1, packet_id=1))
+    w.send(pub, mp.publish("j/b", b"to", qos=1, packet_id=2, retain=True))
+    w.send(pub, mp.publish("j/c", b"tre", qos=1, packet_id=3))
+    assert [p.fields["packet_id"] for p in lp.take() if p.kind == PUBACK] == [1, 2, 3]
+    # no checkpoint, no close: the process dies here; the next one starts as CloudBroker does
+    w2 = World()
+    journal = BrokerJournal(tmp_path)
+    assert import_state(w2.core, *journal.load()) == (1, 1)
+    w2.core.journal = journal
+    w2.core.checkpoint()
+    c, link = w2.client("jrn", clean=False)
+    assert connack(link)["session_present"] is True
+    got = link.publishes()
+    assert [m["payload"] for m in got] == [b"en", b"to", b"tre"]
+    w2.send(c, b"".join(mp.puback(m["packet_id"]) for m in got[:2]))
+    # killed again: only the unacknowledged message is still owed
+    w3 = World()
+    assert import_state(w3.core, *BrokerJournal(tmp_path).load()) == (1, 1)
+    assert [o.payload for o in w3.core.sessions["jrn"].pending] == [b"tre"]
+    assert w3.core.retained_message("j/b").payload == b"to"

@@ -8,7 +8,6 @@ MQTT 3.1.1 section 3.2.2.2: the CONNACK says Session Present.
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import threading
@@ -17,7 +16,7 @@ import uuid
 import paho.mqtt.client as paho
 import pytest
 
-from tests.test_sky_persistence import _snapshot, _start, _stop, home  # noqa: F401 - fixture
+from tests.test_sky_persistence import _start, _stop, home  # noqa: F401 - fixture
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -84,7 +83,7 @@ def _retained_seen(port: int, topic: str) -> bytes | None:
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_persistent_subscriber_gets_what_was_queued_across_a_restart(home, how):  # noqa: F811
-    tmp, started = home
+    _, started = home
     first = _start(started)
     sub = Subscriber(first.mqtt_port, "varig-abonnent")
     sub.connect()
@@ -96,9 +95,7 @@ def test_persistent_subscriber_gets_what_was_queued_across_a_restart(home, how):
         _stop(first)
         second = _start(started)  # same ports, as with the defaults
     else:
-        # The background writer saves within about a second; then the process dies without a word.
-        last = base64.b64encode(b"m49").decode()
-        assert eventually(lambda: _snapshot(tmp).exists() and last in _snapshot(tmp).read_text(), timeout=10)
+        # Killed right after the last PUBACK: what the broker acknowledged is in its journal.
         os.kill(first.pid, signal.SIGKILL)
         from kurs.sky.process import is_cloud_process
 

@@ -193,16 +193,12 @@ def _collect_logs() -> dict[str, Any]:
     return {"groups": [{"name": g.name, "retention": g.retention_in_days} for g in list(_logs().groups.values())]}
 
 
-def collect(shadow: Any, zips: _ZipCache | None = None, broker: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Everything the local cloud holds, as JSON-ready data (no private keys). ``broker`` is the
-    broker's own snapshot (persistent sessions, queued QoS 1 messages, retained messages)."""
-    data = {"format": FORMAT, "version": FORMAT_VERSION,
+def collect(shadow: Any, zips: _ZipCache | None = None) -> dict[str, Any]:
+    """Everything the local cloud holds, as JSON-ready data (no private keys)."""
+    return {"format": FORMAT, "version": FORMAT_VERSION,
             "iot": _collect_iot(), "iam": _collect_iam(), "lambda": _collect_lambda(zips or _ZipCache()),
             "dynamodb": _collect_dynamodb(), "logs": _collect_logs(),
             "shadows": shadow.export() if shadow is not None else []}
-    if broker is not None:
-        data["broker"] = broker
-    return data
 
 
 # --- restore: from JSON back into memory -----------------------------------------------------
@@ -390,8 +386,6 @@ class Store:
         self._zips = _ZipCache()
         self._last: bytes | None = None
         self._thread: threading.Thread | None = None
-        self._broker: Any = None  # kurs.sky.broker.core.BrokerCore, once attached
-        self._broker_data: dict[str, Any] | None = None  # from the snapshot, until the broker exists
         if shadow is not None:
             shadow.on_change = self.mark_dirty
 
@@ -425,8 +419,6 @@ class Store:
             return None
         restorer = _Restorer(data)
         counts = restorer.run(self.shadow)
-        if isinstance(data.get("broker"), dict):
-            self._broker_data = data["broker"]
         self._last = raw
         summary = ", ".join(f"{n} {_SINGULAR.get(what, what) if n == 1 else what}" for what, n in counts.items() if n)
         log.info("Hentet fram det den lokale skyen hadde lagret: %s.", summary or "ingenting")
@@ -434,24 +426,6 @@ class Store:
             log.warning("%d ting kunne ikke gjenopprettes (se advarslene over); resten er på plass.",
                         restorer.failed)
         return counts
-
-    def attach_broker(self, core: Any) -> None:
-        """Give the broker its persistent sessions and retained messages back, and save its
-        snapshot with the rest from now on."""
-        from kurs.sky.broker.snapshot import import_state
-
-        if self._broker_data is not None:
-            try:
-                sessions, retained = import_state(core, self._broker_data)
-                if sessions or retained:
-                    log.info("Megleren fikk tilbake %d lagrede økter og %d lagrede meldinger (retained).",
-                             sessions, retained)
-            except Exception:
-                log.exception("Meglerens lagrede økter kunne ikke gjenopprettes; de starter tomme")
-            self._broker_data = None
-        core.take_snapshot()
-        self._broker = core
-        core.on_snapshot = self.mark_dirty
 
     def install_http_hook(self) -> None:
         """Mark the snapshot dirty after every control-plane request that may change state."""
@@ -478,8 +452,7 @@ class Store:
         with self._write_lock:
             self._dirty.clear()  # a change during collect sets it again: written on the next tick
             try:
-                broker = self._broker.snapshot if self._broker is not None else self._broker_data
-                data = json.dumps(collect(self.shadow, self._zips, broker), ensure_ascii=False,
+                data = json.dumps(collect(self.shadow, self._zips), ensure_ascii=False,
                                   separators=(",", ":")).encode("utf-8")
             except RuntimeError:  # a backend changed while being read (another thread): next tick
                 self._dirty.set()

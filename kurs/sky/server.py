@@ -73,9 +73,8 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
                          authorize=plane.authorize, principal_valid=registry.is_active,
                          identify=registry.identify, tls_context=registry.context,
-                         tls_host="0.0.0.0" if lan_host else HOST)
+                         tls_host="0.0.0.0" if lan_host else HOST, state_dir=sky_dir())
     broker.on_presence = _write_clients
-    store.attach_broker(broker.core)
     await broker.start()
     loop = asyncio.get_running_loop()
     plane.attach(broker, loop)

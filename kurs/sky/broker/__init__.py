@@ -21,6 +21,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kurs.sky.broker.connection import MqttProtocol
@@ -57,15 +58,37 @@ class CloudBroker:
                  authorize: Authorize | None = None, principal_valid: Callable[[Principal], bool] | None = None,
                  identify: Callable[[bytes], Principal | None] | None = None,
                  tls_context: ssl.SSLContext | None = None, tls_host: str | None = None,
-                 limits: Limits | None = None, clock: Callable[[], float] = time.time) -> None:
+                 limits: Limits | None = None, clock: Callable[[], float] = time.time,
+                 state_dir: Path | None = None) -> None:
         self.config = config
         self.identify = identify
         self.tls_context = tls_context
         self.tls_host = tls_host or config["host"]
         self.core = BrokerCore(clock=clock, limits=limits or Limits.from_env(), authorize=authorize, principal_valid=principal_valid,
                                on_message=self._service_hook(on_publish))
+        if state_dir is not None:
+            self._restore(Path(state_dir))
         self._servers: list[asyncio.base_events.Server] = []
         self._timer: asyncio.Task[None] | None = None
+
+    def _restore(self, folder: Path) -> None:
+        """Persistent sessions, their queued messages and retained messages from the last run."""
+        from kurs.sky.broker.journal import BrokerJournal
+        from kurs.sky.broker.snapshot import import_state
+
+        journal = BrokerJournal(folder)
+        snapshot, records = journal.load()
+        try:
+            sessions, retained = import_state(self.core, snapshot, records)
+        except Exception:  # a damaged file must not keep the cloud from starting
+            log.exception("Meglerens lagrede tilstand kunne ikke gjenopprettes; den starter tom")
+            self.core.sessions.clear()
+            self.core.retained.clear()
+            sessions = retained = 0
+        if sessions or retained:
+            log.info("Megleren hentet fram %d lagrede økter og %d lagrede meldinger (retained).", sessions, retained)
+        self.core.journal = journal
+        self.core.checkpoint()
 
     @staticmethod
     def _service_hook(on_publish: Callable[..., Any] | None) -> Callable[..., None] | None:

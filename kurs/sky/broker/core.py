@@ -13,6 +13,7 @@ What it follows, and where it is written down:
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -23,10 +24,12 @@ from typing import Any, Protocol
 from kurs.sky.broker import codec
 from kurs.sky.broker.codec import MQTT5, MQTT311
 from kurs.sky.broker.identity import Principal
+from kurs.sky.broker.journal import BrokerJournal
 from kurs.sky.broker.lifecycle import Lifecycle
 from kurs.sky.broker.limits import MAX_CLIENT_ID_BYTES, Limits
 from kurs.sky.broker.retained import RetainedMessage
 from kurs.sky.broker.sessions import Outgoing, Session, Subscription
+from kurs.sky.broker.snapshot import export_state, message_record, subscription_record
 from kurs.sky.broker.subscriptions import SubscriptionTree
 from kurs.sky.broker.topics import filter_matches, filter_problem, topic_problem
 
@@ -109,15 +112,19 @@ class BrokerCore:
         self.retained: dict[str, RetainedMessage] = {}
         self.lifecycle = Lifecycle(self._publish_event, clock)
         self._pending_by_source: dict[str, list[ClientConnection]] = {}
-        # Persistence: a copy of the persistent state, rebuilt on tick() after changes, so a
-        # writer thread only reads finished data (kurs.sky.broker.snapshot).
-        self.snapshot: dict[str, Any] | None = None
-        self.on_snapshot: Callable[[], None] | None = None
-        self._state_changed = False
-        self.on_change = self._mark_changed
+        # Persistence (kurs.sky.broker.journal): every change to persistent state is journaled
+        # before the client is answered; tick() checkpoints now and then.
+        self.journal: BrokerJournal | None = None
+        self.checkpoint_every_s = 5.0
+        self.seq = 0  # numbers the messages queued for persistent sessions
+        self._last_checkpoint = clock()
 
-    def _mark_changed(self) -> None:
-        self._state_changed = True
+    def _record(self, op: str, **fields: Any) -> None:
+        if self.journal is not None:
+            try:
+                self.journal.append({"op": op, **fields})
+            except OSError as exc:  # a full disk must not stop the broker
+                log.warning("Kunne ikke skrive meglerens journal (%s); lagrede økter kan gå tapt ved omstart", exc)
 
     # --- connections ----------------------------------------------------------------------
     def open(self, link: Link, peer: tuple[str, int], *, tls: bool = False,
@@ -183,8 +190,8 @@ class BrokerCore:
             session.disconnected_at = self.clock()
             if not session.persistent:
                 self._end_session(session)
-            elif self.on_change:
-                self.on_change()
+            elif session.journaled:
+                self._record("gone", cid=session.client_id, at=session.disconnected_at)
         clean = reason == "CLIENT_INITIATED_DISCONNECT"
         log.info("Klient %r koblet fra%s", conn.client_id, "" if clean else f" ({_REASONS_NO.get(reason, reason)})")
         self.lifecycle.disconnected(conn, reason, clean)
@@ -204,8 +211,8 @@ class BrokerCore:
             self.tree.remove(topic_filter, session.client_id)
         if self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
-        if session.persistent and self.on_change:
-            self.on_change()
+        if session.journaled:
+            self._record("end", cid=session.client_id)
 
     # --- packets ---------------------------------------------------------------------------
     def _handle(self, conn: ClientConnection, packet: codec.Packet) -> None:
@@ -231,9 +238,11 @@ class BrokerCore:
                 self.drop(conn, "CLIENT_INITIATED_DISCONNECT_WITH_WILL")
                 return
             conn.clean_disconnect = True
-            if conn.level == MQTT5 and codec.SESSION_EXPIRY in packet.properties and conn.session is not None:
-                conn.session.expiry_s = min(float(packet.properties[codec.SESSION_EXPIRY]),
-                                            self.limits.persistent_session_expiry_s)
+            session = conn.session
+            if conn.level == MQTT5 and codec.SESSION_EXPIRY in packet.properties and session is not None:
+                session.expiry_s = min(float(packet.properties[codec.SESSION_EXPIRY]),
+                                       self.limits.persistent_session_expiry_s)
+                self._journal_session(session)
             self.drop(conn, "CLIENT_INITIATED_DISCONNECT")
 
     def _refuse_connect(self, conn: ClientConnection, v3_code: int | None, v5_code: int, why: str,
@@ -356,8 +365,17 @@ class BrokerCore:
                 self._write_publish(conn, out, dup=True)
                 out.sent_at = now
             self._drain(session)
-        if self.on_change and session.persistent:
-            self.on_change()
+        self._journal_session(session)
+
+    def _journal_session(self, session: Session) -> None:
+        if session.persistent or session.journaled:
+            if not session.journaled:  # from now on its subscriptions and queue are journaled too
+                session.journaled = True
+                self._record("session", cid=session.client_id, expiry=session.expiry_s)
+                for topic_filter, sub in session.subscriptions.items():
+                    self._record("sub", cid=session.client_id, f=topic_filter, o=subscription_record(sub))
+                return
+            self._record("session", cid=session.client_id, expiry=session.expiry_s)
 
     # --- authorisation -----------------------------------------------------------------------
     def _denied(self, conn: ClientConnection, action: str, resource: str) -> str | None:
@@ -514,21 +532,26 @@ class BrokerCore:
         return out
 
     def _enqueue(self, session: Session, out: Outgoing) -> None:
+        if session.journaled:  # written down before the publisher gets its PUBACK
+            self.seq += 1
+            out.seq = self.seq
+            self._record("queue", cid=session.client_id, m=message_record(out))
         conn = session.connection
         if conn is None:
             if len(session.pending) >= self.limits.queued_per_offline_session:
                 log.warning("Køen for den frakoblede klienten %r er full; eldste melding kastes", session.client_id)
-                session.pending.popleft()
+                self._done(session, session.pending.popleft())
             session.pending.append(out)
-            if self.on_change:
-                self.on_change()
             return
         if not session.pending and len(session.inflight) < session.receive_max:
             self._send_qos1(session, conn, out)
         else:
             session.pending.append(out)
-        if session.persistent and self.on_change:
-            self.on_change()
+
+    def _done(self, session: Session, out: Outgoing) -> None:
+        """A queued message is delivered (PUBACK) or given up."""
+        if session.journaled and out.seq:
+            self._record("done", cid=session.client_id, seq=out.seq)
 
     def _send_qos1(self, session: Session, conn: ClientConnection, out: Outgoing) -> None:
         now = self.clock()
@@ -556,6 +579,7 @@ class BrokerCore:
         while session.pending and len(session.inflight) < limit:
             out = session.pending.popleft()
             if out.expires_at is not None and out.expires_at <= now:
+                self._done(session, out)
                 continue  # MQTT 5 message expiry: not delivered once expired [MQTT-3.3.2-5]
             self._send_qos1(session, conn, out)
 
@@ -563,10 +587,10 @@ class BrokerCore:
         session = conn.session
         if session is None:
             return
-        if session.inflight.pop(p.packet_id, None) is not None:
+        out = session.inflight.pop(p.packet_id, None)
+        if out is not None:
+            self._done(session, out)
             self._drain(session)
-            if session.persistent and self.on_change:
-                self.on_change()
 
     # --- retained messages ------------------------------------------------------------------
     def _retain(self, topic: str, payload: bytes, qos: int, now: float) -> None:
@@ -574,8 +598,8 @@ class BrokerCore:
             self.retained[topic] = RetainedMessage(topic, bytes(payload), qos, int(now * 1000))
         else:  # an empty retained message deletes it [MQTT-3.3.1-10]
             self.retained.pop(topic, None)
-        if self.on_change:
-            self.on_change()
+        self._record("retain", topic=topic, payload=base64.b64encode(payload).decode() if payload else "",
+                     qos=qos, ms=int(now * 1000))
 
     # Both may be called from other threads (moto's HTTP handlers): each reads the dict in one
     # step under the GIL, never iterating it in Python code.
@@ -591,7 +615,7 @@ class BrokerCore:
         for session in list(self.sessions.values()):
             if session.connection is None:
                 self._end_session(session)
-        self.take_snapshot()
+        self.checkpoint()
 
     # --- subscribe ------------------------------------------------------------------------------
     def _on_subscribe(self, conn: ClientConnection, p: codec.Subscribe) -> None:
@@ -639,8 +663,9 @@ class BrokerCore:
         conn.link.write(codec.encode_suback(level, p.packet_id, codes))
         if granted:
             self.lifecycle.subscribed(conn, [f for f, _, _ in granted])
-            if session.persistent and self.on_change:
-                self.on_change()
+            if session.journaled:
+                for topic_filter, sub, _ in granted:
+                    self._record("sub", cid=session.client_id, f=topic_filter, o=subscription_record(sub))
         for topic_filter, sub, is_new in granted:  # retained messages after the SUBACK [MQTT-3.3.1-6]
             if sub.retain_handling == 2 or (sub.retain_handling == 1 and not is_new):
                 continue
@@ -671,8 +696,9 @@ class BrokerCore:
         conn.link.write(codec.encode_unsuback(conn.level, p.packet_id, codes))
         if removed:
             self.lifecycle.unsubscribed(conn, removed)
-            if session.persistent and self.on_change:
-                self.on_change()
+            if session.journaled:
+                for topic_filter in removed:
+                    self._record("unsub", cid=session.client_id, f=topic_filter)
 
     # --- will, events -------------------------------------------------------------------------
     def _publish_will(self, conn: ClientConnection) -> None:
@@ -720,7 +746,7 @@ class BrokerCore:
                 if now - out.first_sent_at >= lim.give_up_after_s:
                     log.warning("Ga opp en QoS 1-melding på %r til %s: ingen PUBACK på %d minutter"
                                 " (som AWS IoT etter én time)", out.topic, conn.label, round(lim.give_up_after_s / 60))
-                    del session.inflight[pid]
+                    self._done(session, session.inflight.pop(pid))
                 elif now - out.sent_at >= lim.retry_interval_s:
                     out.sent_at = now
                     self._write_publish(conn, out, dup=True)
@@ -729,16 +755,20 @@ class BrokerCore:
             if session.connection is None and session.expired(now):
                 log.info("Den lagrede økten til %r er utløpt", session.client_id)
                 self._end_session(session)
-        if self._state_changed:
-            self.take_snapshot()
+        journal = self.journal
+        if journal is not None and journal.records_since_checkpoint and (
+                now - self._last_checkpoint >= self.checkpoint_every_s or journal.records_since_checkpoint > 5000):
+            self.checkpoint()
 
-    def take_snapshot(self) -> None:
-        from kurs.sky.broker.snapshot import export_state
-
-        self._state_changed = False
-        self.snapshot = export_state(self)
-        if self.on_snapshot is not None:
-            self.on_snapshot()
+    def checkpoint(self) -> None:
+        """Write the whole persistent state and start the journal again."""
+        self._last_checkpoint = self.clock()
+        if self.journal is None:
+            return
+        try:
+            self.journal.checkpoint(export_state(self))
+        except OSError as exc:
+            log.warning("Kunne ikke lagre meglerens tilstand (%s); prøver igjen", exc)
 
     def revalidate(self) -> None:
         """Drop TLS connections whose certificate is no longer registered and ACTIVE, or whose
@@ -772,4 +802,6 @@ class BrokerCore:
                 session.disconnected_at = now
                 if not session.persistent:
                     self._end_session(session)
-        self.take_snapshot()  # the last word for the persistence writer
+        self.checkpoint()
+        if self.journal is not None:
+            self.journal.close()

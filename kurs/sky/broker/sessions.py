@@ -36,6 +36,7 @@ class Outgoing:
     packet_id: int = 0
     first_sent_at: float = 0.0
     sent_at: float = 0.0
+    seq: int = 0  # identity in the journal (persistent sessions only)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Session:
     disconnected_at: float | None = None
     last_packet_id: int = 0
     receive_max: int = 100  # at most this many unacknowledged QoS 1 messages in flight
+    journaled: bool = False  # its changes are written to the broker's journal (persistent sessions)
 
     @property
     def persistent(self) -> bool:
