@@ -606,3 +606,18 @@ def test_journal_keeps_what_was_acknowledged_without_a_checkpoint(tmp_path):
     assert import_state(w3.core, *BrokerJournal(tmp_path).load()) == (1, 1)
     assert [o.payload for o in w3.core.sessions["jrn"].pending] == [b"tre"]
     assert w3.core.retained_message("j/b").payload == b"to"
+
+
+def test_refused_connect_publishes_connect_failed_and_a_will_topic_outside_the_policy_fails_it():
+    """AWS IoT developer guide, "Lifecycle events", connect attempt failure event."""
+    w = World()
+    watch, lw = w.client("watch")
+    lw.take()
+    w.subscribe(watch, lw, "$aws/events/presence/connect_failed/#", qos=0)
+    w.allowed.add(("iot:Connect", "*"))
+    c, link = w.client("med-will", tls=True, principal=CERT, will=("forbudt/will", b"x", 0))
+    assert link.closed
+    (event,) = w.events(watch, lw)
+    assert (event["eventType"], event["connectFailureReason"], event["clientId"]) == (
+        "connect_failed", "AUTHORIZATION_FAILED", "med-will")
+    assert event["principalIdentifier"] == CERT.certificate_id and event["ipAddress"] == "127.0.0.1"

@@ -283,12 +283,12 @@ class BrokerCore:
                 # MQTT 5: CONNACK 0x87 Not authorized (AWS IoT, "MQTT 5 reason codes").
                 self._refuse_connect(conn, None, codec.NOT_AUTHORIZED,
                                      "sertifikatet er ikke registrert og aktivt (ACTIVE) i den lokale skyen",
-                                     "AUTHORIZATION_FAILURE")
+                                     "AUTHORIZATION_FAILED")
                 return
             why = self._denied(conn, "iot:Connect", client_id)
             if why:
                 self._refuse_connect(conn, None, codec.NOT_AUTHORIZED,
-                                     f"policyen tillater ikke iot:Connect: {why}", "AUTHORIZATION_FAILURE")
+                                     f"policyen tillater ikke iot:Connect: {why}", "AUTHORIZATION_FAILED")
                 return
         will = p.will
         if will is not None:
@@ -302,6 +302,14 @@ class BrokerCore:
             if len(will.payload) > self.limits.max_payload:
                 self._refuse_connect(conn, None, codec.PACKET_TOO_LARGE, "will-meldingen er for stor")
                 return
+            # AWS IoT, "Lifecycle events": a will topic the policy does not allow publishing to
+            # fails the CONNECT (connect_failed, AUTHORIZATION_FAILED).
+            why = self._denied(conn, "iot:Publish", will.topic)
+            if why:
+                self._refuse_connect(conn, None, codec.NOT_AUTHORIZED,
+                                     f"policyen tillater ikke iot:Publish til will-emnet {will.topic!r}: {why}",
+                                     "AUTHORIZATION_FAILED")
+                return
         conn.will = will
         props = p.properties
         if p.protocol_level == MQTT5:
@@ -309,7 +317,7 @@ class BrokerCore:
             receive_max = props.get(codec.RECEIVE_MAXIMUM, 65535)
             if receive_max == 0 or conn.max_packet_out == 0 and codec.MAXIMUM_PACKET_SIZE in props:
                 self._refuse_connect(conn, None, codec.PROTOCOL_ERROR, "ugyldig Receive Maximum/Maximum Packet Size")
-                return  # [MQTT-3.1.2-... receive maximum and maximum packet size must not be 0]
+                return  # MQTT 5 sections 3.1.2.11.3-4: neither may be 0 (a Protocol Error)
             expiry = min(float(props.get(codec.SESSION_EXPIRY, 0)), self.limits.persistent_session_expiry_s)
         else:
             receive_max = 65535

@@ -4,8 +4,10 @@
 connection), ``principalIdentifier``, ``ipAddress``, ``versionNumber`` (grows with each
 connection of a client id; a connection's events share it) and, on disconnect,
 ``clientInitiatedDisconnect`` and ``disconnectReason``; ``$aws/events/subscriptions/
-subscribed|unsubscribed/<clientId>`` with ``topics``; a refused CONNECT gives
-``$aws/events/presence/connect_failed/<clientId>``. Client ids holding ``#`` or ``+`` get no
+subscribed|unsubscribed/<clientId>`` with ``topics``; a CONNECT refused by authorisation
+(certificate, iot:Connect, or iot:Publish on its will topic) gives
+``$aws/events/presence/connect_failed/<clientId>`` with ``connectFailureReason``
+AUTHORIZATION_FAILED. Client ids holding ``#`` or ``+`` get no
 lifecycle events, as on AWS.
 """
 
@@ -61,8 +63,9 @@ class Lifecycle:
         if not conn.client_id or self._silent(conn.client_id):
             return
         body = {"clientId": conn.client_id, "timestamp": int(self._clock() * 1000), "eventType": "connect_failed",
-                "failureType": failure, "ipAddress": conn.peer_ip,
-                "principalIdentifier": conn.principal.certificate_id if conn.principal else ""}
+                "connectFailureReason": failure,
+                "principalIdentifier": conn.principal.certificate_id if conn.principal else "",
+                "sessionIdentifier": str(uuid.uuid4()), "ipAddress": conn.peer_ip}
         self._publish(f"$aws/events/presence/connect_failed/{conn.client_id}", body)
 
     def subscribed(self, conn: Any, filters: list[str]) -> None:
