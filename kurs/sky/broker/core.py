@@ -465,8 +465,7 @@ class BrokerCore:
                         conn.label, why)
             self.drop(conn, "AUTH_ERROR")
             return
-        self.route(topic, p.payload, p.qos, p.retain, conn.client_id, props if level == MQTT5 else None,
-                   publisher=conn)
+        self.route(topic, p.payload, p.qos, p.retain, conn.client_id, props if level == MQTT5 else None)
         if p.qos == 1:  # acknowledged only now that it is accepted and routed
             conn.link.write(codec.encode_puback(level, p.packet_id))
         if self.on_message is not None:
@@ -486,7 +485,7 @@ class BrokerCore:
             self._services(topic, payload, client_id, None)
 
     def route(self, topic: str, payload: bytes, qos: int, retain: bool, client_id: str,
-              props: codec.Properties | None, publisher: ClientConnection | None = None) -> None:
+              props: codec.Properties | None) -> None:
         """Deliver to every matching subscriber at min(publish QoS, subscription QoS)."""
         now = self.clock()
         expires_at = None
@@ -589,6 +588,9 @@ class BrokerCore:
             if out.expires_at is not None and out.expires_at <= now:
                 self._done(session, out)
                 continue  # MQTT 5 message expiry: not delivered once expired [MQTT-3.3.2-5]
+            if conn.tls and not self._may_receive(conn, out.topic):
+                self._done(session, out)  # queued while offline: iot:Receive is checked on delivery
+                continue
             self._send_qos1(session, conn, out)
 
     def _on_puback(self, conn: ClientConnection, p: codec.Puback) -> None:
