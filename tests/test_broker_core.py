@@ -284,6 +284,7 @@ def test_denied_subscribe_311_closes_and_mqtt5_gets_0x87():
     link.take()
     w.send(c, mp.subscribe([("hemmelig", 1)]))
     assert link.closed
+    assert [p.fields["codes"] for p in link.take() if p.kind == SUBACK] == [[0x80]]  # told why first
     c5, l5 = w.client("s5", level=5, tls=True, principal=CERT)
     l5.take()
     assert w.subscribe(c5, l5, "hemmelig") == [0x87]

@@ -665,6 +665,10 @@ class BrokerCore:
             codes.append(qos)
         if denied and level == MQTT311:
             # MQTT 3.1.1: AWS IoT closes the connection when the policy denies a subscription.
+            # The SUBACK (0x80 for the denied filter) goes first, so the client learns why
+            # instead of waiting for an answer; nothing in this SUBSCRIBE takes effect.
+            conn.link.write(codec.encode_suback(level, p.packet_id, [c if c == failure else failure
+                                                                     for c in codes]))
             self.drop(conn, "AUTH_ERROR")
             return
         for topic_filter, sub, _ in granted:
