@@ -282,9 +282,10 @@ def test_denied_subscribe_311_closes_and_mqtt5_gets_0x87():
     w.allowed.add(("iot:Connect", "*"))
     c, link = w.client("s3", tls=True, principal=CERT)
     link.take()
-    w.send(c, mp.subscribe([("hemmelig", 1)]))
+    w.allowed.add(("iot:Subscribe", "lov"))
+    w.send(c, mp.subscribe([("lov", 1), ("hemmelig", 1)]))
     assert link.closed
-    assert [p.fields["codes"] for p in link.take() if p.kind == SUBACK] == [[0x80]]  # told why first
+    assert [p.fields["codes"] for p in link.take() if p.kind == SUBACK] == [[1, 0x80]]  # told why first
     c5, l5 = w.client("s5", level=5, tls=True, principal=CERT)
     l5.take()
     assert w.subscribe(c5, l5, "hemmelig") == [0x87]
@@ -622,3 +623,27 @@ def test_refused_connect_publishes_connect_failed_and_a_will_topic_outside_the_p
     assert (event["eventType"], event["connectFailureReason"], event["clientId"]) == (
         "connect_failed", "AUTHORIZATION_FAILED", "med-will")
     assert event["principalIdentifier"] == CERT.certificate_id and event["ipAddress"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("topic", ["$aws/events/presence/connected/x", "$aws/things/t/shadow/update/delta",
+                                   "$aws/things/t/shadow/name/n/get/accepted", "$aws/things/t/jobs/notify"])
+def test_clients_cannot_forge_what_aws_iot_publishes(topic):
+    """AWS IoT developer guide, "Reserved topics": event topics and shadow/jobs responses allow
+    clients to subscribe only; "unsupported publish ... can result in a terminated connection"."""
+    w = World()
+    sub, ls = w.client("sub")
+    ls.take()
+    w.subscribe(sub, ls, "$aws/#", qos=0)
+    bad, lb = w.client("falsk")
+    w.send(bad, mp.publish(topic, b"{}"))
+    assert lb.closed
+    assert topic not in [m["topic"] for m in ls.publishes()]
+
+
+def test_shadow_requests_and_basic_ingest_are_allowed():
+    w = World()
+    c, link = w.client("enhet")
+    link.take()
+    for topic in ("$aws/things/t/shadow/update", "$aws/things/t/shadow/name/n/get", "$aws/rules/regel/a"):
+        w.send(c, mp.publish(topic, b"{}", qos=1))
+    assert [p.kind for p in link.take()] == [PUBACK] * 3 and not link.closed

@@ -8,7 +8,8 @@ what was measured. The broker is a few small modules:
 - ``core``: sessions, routing, authorisation and AWS IoT's rules, synchronous, with a clock;
 - ``subscriptions``: the topic filter tree; ``sessions``; ``retained``; ``lifecycle`` (AWS's
   lifecycle events); ``limits`` (AWS's quotas); ``identity`` (the certificate of a connection);
-  ``topics`` (AWS's topic rules, shared with the HTTP data plane);
+  ``topics`` (AWS's topic rules, shared with the HTTP data plane); ``journal`` and ``snapshot``
+  (persistent sessions and retained messages survive a restart, a kill -9 included);
 - ``connection``: the asyncio protocol per connection; this module: the listeners and timers;
 - ``policy``: IoT policy evaluation; ``dataplane``: routes messages to the cloud's services.
 """

@@ -31,7 +31,7 @@ from kurs.sky.broker.retained import RetainedMessage
 from kurs.sky.broker.sessions import Outgoing, Session, Subscription
 from kurs.sky.broker.snapshot import export_state, message_record, subscription_record
 from kurs.sky.broker.subscriptions import SubscriptionTree
-from kurs.sky.broker.topics import filter_matches, filter_problem, topic_problem
+from kurs.sky.broker.topics import filter_matches, filter_problem, reserved_topic_problem, topic_problem
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ class BrokerCore:
                     log.warning("Kobler fra %s: ukjent emnealias %d", conn.label, alias)
                     self.drop(conn, "CLIENT_ERROR", codec.PROTOCOL_ERROR)
                     return
-        problem = topic_problem(topic)
+        problem = topic_problem(topic) or reserved_topic_problem(topic)
         if problem:
             log.warning("Kobler fra %s: %s", conn.label, problem)
             self.drop(conn, "CLIENT_ERROR", codec.TOPIC_NAME_INVALID)
@@ -663,14 +663,6 @@ class BrokerCore:
                                (options >> 4) & 0x03 if level == MQTT5 else 0)
             granted.append((topic_filter, sub, is_new))
             codes.append(qos)
-        if denied and level == MQTT311:
-            # MQTT 3.1.1: AWS IoT closes the connection when the policy denies a subscription.
-            # The SUBACK (0x80 for the denied filter) goes first, so the client learns why
-            # instead of waiting for an answer; nothing in this SUBSCRIBE takes effect.
-            conn.link.write(codec.encode_suback(level, p.packet_id, [c if c == failure else failure
-                                                                     for c in codes]))
-            self.drop(conn, "AUTH_ERROR")
-            return
         for topic_filter, sub, _ in granted:
             session.subscriptions[topic_filter] = sub
             self.tree.add(topic_filter, session.client_id, sub)
@@ -680,6 +672,12 @@ class BrokerCore:
             if session.journaled:
                 for topic_filter, sub, _ in granted:
                     self._record("sub", cid=session.client_id, f=topic_filter, o=subscription_record(sub))
+        if denied and level == MQTT311:
+            # MQTT 3.1.1: AWS IoT closes the connection when the policy denies a subscription.
+            # The SUBACK (0x80 for the denied filter) goes first, so the client learns why
+            # instead of waiting for an answer.
+            self.drop(conn, "AUTH_ERROR")
+            return
         for topic_filter, sub, is_new in granted:  # retained messages after the SUBACK [MQTT-3.3.1-6]
             if sub.retain_handling == 2 or (sub.retain_handling == 1 and not is_new):
                 continue

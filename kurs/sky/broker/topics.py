@@ -32,6 +32,24 @@ def topic_problem(topic: str) -> str | None:
     return None
 
 
+# Reserved topics AWS IoT publishes itself; clients may only subscribe to them (AWS IoT developer
+# guide, "Reserved topics": event topics, and the shadow and jobs response topics).
+_SERVICE_ONLY_LAST_LEVELS = frozenset({"accepted", "rejected", "delta", "documents", "notify", "notify-next"})
+
+
+def reserved_topic_problem(topic: str) -> str | None:
+    """Why a client may not publish to this reserved topic (Norwegian), or None. Requests such as
+    ``…/shadow/update`` and Basic Ingest (``$aws/rules/…``) are allowed; what AWS IoT sends itself
+    (lifecycle events, ``…/accepted``, ``…/rejected``, ``…/delta``, ``…/documents``, job
+    notifications) is not, so no client can forge a shadow delta or a presence event."""
+    if not topic.startswith(AWS_RESERVED_PREFIX):
+        return None
+    if topic.startswith("$aws/events/") or topic.rsplit("/", 1)[-1] in _SERVICE_ONLY_LAST_LEVELS:
+        return (f"{topic!r} er et reservert emne som bare AWS IoT selv publiserer på; klienter kan bare "
+                "abonnere på det")
+    return None
+
+
 def filter_problem(topic_filter: str) -> str | None:
     """Why AWS IoT would refuse this topic filter in a SUBSCRIBE (Norwegian), or None.
 
