@@ -37,8 +37,6 @@ PLATFORMS = {
 KNOWN_GAPS: dict[str, tuple[str, set[str] | None]] = {
     "quickjs": ("quickjs 1.19 has wheels only up to CPython 3.12; branch `device` replaces the JS engine", None),
     "quickjs-ng": ("quickjs-ng 0.17 publishes no macOS x86_64 (Intel Mac) wheels", {"macos-x86_64"}),
-    "amqtt": ("amqtt 0.11 pins pyyaml 6.0.2, which has no CPython 3.14 wheels; amqtt 0.12 does not "
-              "(the local cloud's dependency, kurs/sky)", None),
 }
 _NETWORK_TROUBLE = re.compile(r"NewConnectionError|Could not fetch URL|Max retries exceeded|Temporary failure",
                               re.I)
@@ -113,7 +111,7 @@ def test_every_dependency_installs_from_wheels(checked_requirements, python, pla
     remaining, gaps = list(checked_requirements), []
     while True:
         done = _resolve(remaining, python, platform, tmp_path)
-        # pip explains a conflict ("amqtt 0.11.4 depends on pyyaml==6.0.2") on stdout, errors on stderr.
+        # pip explains a conflict ("x 1.0 depends on pyyaml==6.0.2") on stdout, errors on stderr.
         said = done.stdout + done.stderr
         hit = _gaps_named(said, remaining, platform) if done.returncode != 0 else []
         if not hit:
