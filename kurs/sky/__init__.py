@@ -39,8 +39,31 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
 
     ``lan=True`` (``kurs sky start --lan``) lets real boards on the same network in: the
     mutual-TLS MQTT port also listens on this machine's network address.
+
+    One start or stop at a time per state folder: a second ``start`` meanwhile waits for the
+    first and then reports the cloud it made. Losses (a snapshot that could not be read) and a
+    TLS port other than 8883 are printed even when ``quiet``.
     """
     from kurs.sky import process
+
+    requested = {name: process.validate_port(name, value) for name, value in
+                 (("http_port", http_port), ("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port))}
+    lock = process.start_lock()
+    if not lock.acquire(timeout=0):
+        if not quiet:
+            print("En annen start eller stopp av den lokale skyen pågår; venter på den …")
+        if not lock.acquire(timeout=process.START_LOCK_TIMEOUT_S):
+            raise CourseError("En annen «kurs sky start» eller «kurs sky stop» ble ikke ferdig på "
+                              f"{process.START_LOCK_TIMEOUT_S:.0f} sekunder.",
+                              "Se «kurs sky status» og «kurs sky logg»; prøv igjen om litt.")
+    try:
+        return _start_locked(requested, lan=lan, quiet=quiet)
+    finally:
+        lock.release()
+
+
+def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -> SkyInfo:
+    from kurs.sky import credentials, process
 
     current, stale = process.running()
     if current is not None:
@@ -55,15 +78,27 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
         return current
     if stale and not quiet:
         print("Fant spor etter en lokal sky som ikke kjører lenger (kanskje stoppet brått); rydder opp.")
-    ports, notes = process.choose_ports({"http_port": http_port, "mqtt_port": mqtt_port,
-                                         "mqtts_port": mqtts_port})
+    credentials.ensure()  # before the process: it, Lambda functions and every client use them
     lan_host = None
     if lan:
         from kurs.sky.lan import lan_address
 
         lan_host = lan_address()
-    sky = process.spawn(ports, lan_host=lan_host)
+    last = process.last_ports()
+    for attempt in range(3):
+        ports, notes, warnings = process.choose_ports(requested, last)
+        try:
+            sky = process.spawn(ports, lan_host=lan_host)
+            break
+        except process.PortTaken as taken:
+            # Taken between choosing and binding: choose again, unless the learner asked for it.
+            if requested.get(taken.name) or attempt == 2:
+                raise
+            last = {k: v for k, v in last.items() if k != taken.name}
+    process.remember_ports(sky)
     apply_env(sky)
+    for warning in [*warnings, *sky.notices]:
+        print(warning)
     if not quiet:
         for note in notes:
             print(note)
@@ -79,16 +114,17 @@ def stop(*, quiet: bool = False) -> bool:
     """Stop the local cloud if it runs. Returns True if one was stopped."""
     from kurs.sky import process
 
-    current, stale = process.running()
-    if current is None:
-        if stale:
-            from kurs.sky.info import state_file
+    with process.start_lock():
+        current, stale = process.running()
+        if current is None:
+            if stale:
+                from kurs.sky.info import state_file
 
-            state_file().unlink(missing_ok=True)
-        if not quiet:
-            print("Den lokale skyen kjørte ikke." + (" (Ryddet bort en gammel tilstandsfil.)" if stale else ""))
-        return False
-    killed = process.terminate(current)
+                state_file().unlink(missing_ok=True)
+            if not quiet:
+                print("Den lokale skyen kjørte ikke." + (" (Ryddet bort en gammel tilstandsfil.)" if stale else ""))
+            return False
+        killed = process.terminate(current)
     if not quiet:
         print("Den lokale skyen er stoppet." + (" (Den svarte ikke, så den ble tvunget til å stoppe.)"
                                                  if killed else ""))
@@ -122,12 +158,31 @@ def reset(*, quiet: bool = False) -> None:
     Connected boards stay connected over plain TCP; those using a certificate lose it. The saved
     snapshot goes too (kurs.sky.persistence), so the next start is empty as well.
     """
+    import urllib.error
     import urllib.request
 
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from kurs.sky.credentials import load
+
     current = info()
-    req = urllib.request.Request(f"{current.endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(req, timeout=30):
-        pass
+    own = load()
+    url = f"{current.endpoint_url}/moto-api/reset"
+    # /moto-api/* is behind the front door like every AWS API: sign with the cloud's own key.
+    signed = AWSRequest(method="POST", url=url, data=b"")
+    SigV4Auth(Credentials(own.access_key_id, own.secret_access_key), "moto-api", current.region).add_auth(signed)
+    req = urllib.request.Request(url, data=b"", headers=dict(signed.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30):
+            pass
+    except urllib.error.HTTPError as exc:
+        raise CourseError(f"Den lokale skyen ville ikke tømmes (HTTP {exc.code}).",
+                          "Se «kurs sky logg»; stopp og start skyen, og prøv igjen.") from None
+    except OSError as exc:
+        raise CourseError(f"Fikk ikke kontakt med den lokale skyen ({exc}).",
+                          "Sjekk «kurs sky status»; start den med «kurs sky start».") from None
     if not quiet:
         print("Den lokale skyen er tømt: ingen dingser, sertifikater, policyer, regler eller skygger.")
 
