@@ -3,6 +3,7 @@ broker (certificates, the ATS endpoint) and hand the data plane to our own servi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import ssl
@@ -36,7 +37,11 @@ class MotoServer:
     """
 
     def __init__(self, host: str, port: int, guard: Callable[[Any], Any] | None = None) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
         from werkzeug.serving import make_server
 
         from kurs.sky import moto_patches
@@ -45,7 +50,10 @@ class MotoServer:
         app: Any = DomainDispatcherApplication(create_backend_app)
         if guard is not None:
             app = guard(app)
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        try:
+            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        except SystemExit:  # werkzeug prints the bind error and exits; the caller needs to know why
+            raise OSError(errno.EADDRINUSE, f"port {port} is in use") from None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:

@@ -1,0 +1,193 @@
+"""Starting and stopping never hangs, never forks a second cloud, and says every failure in Norwegian.
+
+Also the choice for ``describe-endpoint`` (issue 11, item 5): it names the host only, exactly as
+AWS does (https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeEndpoint.html: the
+response is ``endpointAddress``, a host name; the port is documented separately, 8883 for MQTT
+over TLS: https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html). A client that
+follows AWS's docs therefore connects to 8883. So the local cloud takes 8883 for MQTT with TLS
+whenever it is free (before its own last port), and when it is not, ``kurs sky start`` says so
+loudly, ``kurs sky status`` repeats it, and the course's own clients read the real port from the
+cloud's info. Appending ":port" to ``endpointAddress`` would break the clients that add ":8883"
+themselves (``mos aws-iot-setup`` does), so we do not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kurs.errors import CourseError
+from kurs.sky import process
+from tests.ports import steady_port
+
+pytestmark = pytest.mark.integration
+
+
+def _cli(home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KURS_HOME": str(home)}
+    for key in ("AWS_ENDPOINT_URL", "KURS_MQTT_HOST", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(key, None)
+    return subprocess.run([sys.executable, "-m", "kurs", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _state(home: Path) -> dict:
+    return json.loads((home / "sky" / "sky.json").read_text())
+
+
+def _cloud_pids(home: Path) -> list[int]:
+    """Every cloud process running on this state folder (Linux: from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"kurs.sky.server" in cmdline and f"KURS_HOME={home}".encode() in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def home(tmp_path):
+    yield tmp_path
+    _cli(tmp_path, "sky", "stop")
+
+
+def _ports() -> list[str]:
+    return ["--http-port", str(steady_port()), "--mqtt-port", str(steady_port()), "--mqtts-port", str(steady_port())]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="counts processes through /proc")
+def test_two_concurrent_starts_give_one_cloud_within_seconds(home):
+    ports = _ports()
+    env = {**os.environ, "KURS_HOME": str(home)}
+    began = time.monotonic()
+    both = [subprocess.Popen([sys.executable, "-m", "kurs", "sky", "start", *ports], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [p.communicate(timeout=60) for p in both]
+    took = time.monotonic() - began
+    print(f"two concurrent starts took {took:.2f} s")
+    assert [p.returncode for p in both] == [0, 0], outputs
+    said = " ".join(out for out, _ in outputs)
+    assert said.count("er startet") == 1 and said.count("kjører allerede") == 1, said
+    assert _cloud_pids(home) == [_state(home)["pid"]]
+    assert took < 15
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="counts processes through /proc")
+def test_a_second_cloud_process_on_the_same_folder_refuses_to_run(home):
+    assert _cli(home, "sky", "start", *_ports()).returncode == 0
+    env = {**os.environ, "KURS_HOME": str(home)}
+    began = time.monotonic()
+    second = subprocess.run([sys.executable, "-m", "kurs.sky.server", "--http-port", str(steady_port()),
+                             "--mqtt-port", str(steady_port()), "--mqtts-port", str(steady_port())],
+                            env=env, capture_output=True, timeout=30)
+    assert second.returncode == 4 and time.monotonic() - began < 10
+    assert len(_cloud_pids(home)) == 1
+    assert "kjører" in _cli(home, "sky", "status").stdout
+
+
+@pytest.mark.parametrize("name", ["http_port", "mqtt_port", "mqtts_port"])
+def test_a_port_taken_between_choosing_and_binding_is_a_norwegian_error_within_seconds(own_cloud_home, name):
+    ports = {"http_port": steady_port(), "mqtt_port": steady_port(), "mqtts_port": steady_port()}
+    with socket.socket() as thief:
+        thief.bind(("127.0.0.1", 0))
+        thief.listen()
+        ports[name] = thief.getsockname()[1]
+        began = time.monotonic()
+        with pytest.raises(process.PortTaken) as err:
+            process.spawn(ports)
+    assert time.monotonic() - began < 10, "moto's own server thread used to block here for 60 s"
+    assert err.value.name == name and f"Port {ports[name]}" in str(err.value) and "i bruk" in str(err.value)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--mqtt-port", "99999"], "finnes ikke"),
+    (["--http-port", "abc"], "ikke et portnummer"),
+    (["--mqtts-port", "-1"], "finnes ikke"),
+])
+def test_port_arguments_are_validated_in_norwegian(home, args, words):
+    out = _cli(home, "sky", "start", *args)
+    assert out.returncode == 2
+    assert words in out.stderr and "Traceback" not in out.stderr
+    assert not (home / "sky" / "sky.json").exists()
+
+
+def test_the_python_api_validates_ports_too(own_cloud_home):
+    from kurs import sky
+
+    with pytest.raises(CourseError, match="finnes ikke"):
+        sky.start(mqtt_port=70000, quiet=True)
+    with pytest.raises(CourseError, match="to ting"):
+        sky.start(http_port=23456, mqtt_port=23456, quiet=True)
+
+
+def test_a_restart_reuses_the_last_ports_and_the_same_credentials(home):
+    started = _cli(home, "sky", "start", *_ports())
+    assert started.returncode == 0, started.stderr
+    first = _state(home)
+    keys = json.loads((home / "sky" / "nokler.json").read_text())
+    iot = boto3.session.Session().client("iot", endpoint_url=f"http://127.0.0.1:{first['http_port']}",
+                                         region_name="eu-west-1", **keys)
+    iot.create_thing(thingName="overlever_omstart")  # a notebook's client, made before the restart
+
+    assert _cli(home, "sky", "stop").returncode == 0
+    again = _cli(home, "sky", "start")  # no ports given: the last ones
+    assert again.returncode == 0, again.stderr
+    second = _state(home)
+    assert (second["http_port"], second["mqtt_port"]) == (first["http_port"], first["mqtt_port"])
+    assert "overlever_omstart" in [t["thingName"] for t in iot.list_things()["things"]]
+    assert json.loads((home / "sky" / "nokler.json").read_text()) == keys
+
+
+def test_a_last_port_taken_meanwhile_is_replaced_and_the_user_told(home):
+    assert _cli(home, "sky", "start", *_ports()).returncode == 0
+    first = _state(home)
+    assert _cli(home, "sky", "stop").returncode == 0
+    with socket.socket() as thief:
+        thief.bind(("127.0.0.1", first["mqtt_port"]))
+        thief.listen()
+        again = _cli(home, "sky", "start")
+    assert again.returncode == 0, again.stderr
+    second = _state(home)
+    assert second["mqtt_port"] != first["mqtt_port"] and second["http_port"] == first["http_port"]
+    assert f"Port {first['mqtt_port']} (MQTT) fra forrige gang er opptatt" in again.stdout
+    assert f"bruker nå port {second['mqtt_port']}" in again.stdout
+
+
+def test_describe_endpoint_names_the_host_and_8883_is_ours_or_loudly_reported(home):
+    """See the module docstring for the choice."""
+    out = _cli(home, "sky", "start", "--http-port", str(steady_port()), "--mqtt-port", str(steady_port()))
+    assert out.returncode == 0, out.stderr
+    state = _state(home)
+    keys = json.loads((home / "sky" / "nokler.json").read_text())
+    iot = boto3.session.Session().client("iot", endpoint_url=f"http://127.0.0.1:{state['http_port']}",
+                                         region_name="eu-west-1", **keys)
+    address = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    assert address == "localhost", "host only, as on AWS"
+    status = _cli(home, "sky", "status").stdout
+    if state["mqtts_port"] == 8883:
+        assert "OBS" not in out.stdout and "⚠️" not in status
+    else:
+        # Someone else had 8883 (another program, or a parallel test run).
+        assert "OBS: Port 8883 er opptatt" in out.stdout and f"bruker port {state['mqtts_port']}" in out.stdout
+        assert f"må få port {state['mqtts_port']}" in status
+
+
+def test_stop_and_start_failures_are_norwegian_never_tracebacks(home):
+    stopped = _cli(home, "sky", "stop")
+    assert stopped.returncode == 0 and "kjørte ikke" in stopped.stdout
+    reset = _cli(home, "sky", "reset")
+    assert reset.returncode == 1 and "kjører ikke" in reset.stderr and "Traceback" not in reset.stderr
