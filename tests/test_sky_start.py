@@ -13,12 +13,15 @@ themselves (``mos aws-iot-setup`` does), so we do not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -191,3 +194,51 @@ def test_stop_and_start_failures_are_norwegian_never_tracebacks(home):
     assert stopped.returncode == 0 and "kjørte ikke" in stopped.stdout
     reset = _cli(home, "sky", "reset")
     assert reset.returncode == 1 and "kjører ikke" in reset.stderr and "Traceback" not in reset.stderr
+
+
+@contextlib.contextmanager
+def _port_thief(port: int) -> Iterator[None]:
+    """Another program on ``port`` that hangs up on every connection."""
+    thief = socket.socket()
+    thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the old cloud's TIME_WAITs
+    thief.bind(("127.0.0.1", port))
+    thief.listen()
+    thief.settimeout(0.2)
+    done = threading.Event()
+
+    def hang_up() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = thief.accept()
+            except OSError:
+                continue
+            conn.close()
+
+    worker = threading.Thread(target=hang_up, daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        worker.join()
+        thief.close()
+
+
+def test_a_kurs_board_follows_the_cloud_to_a_new_port(own_cloud_home):
+    board_mod = pytest.importorskip("kurs.esp32.board")
+    from kurs import sky
+
+    first = sky.start(http_port=steady_port(), mqtt_port=steady_port(), mqtts_port=steady_port(), quiet=True)
+    try:
+        with board_mod.VirtualBoard("start", seed="flytter") as board:
+            board.start()
+            board.wait_for("online: true", timeout=30)
+            sky.stop(quiet=True)
+            with _port_thief(first.mqtt_port):
+                mark = board.console.mark()
+                second = sky.start(quiet=True)
+                assert second.mqtt_port != first.mqtt_port
+                board.wait_for("online: true", since=mark, timeout=60)
+            assert f"har flyttet fra 127.0.0.1:{first.mqtt_port} til 127.0.0.1:{second.mqtt_port}" in board.console.text(mark)
+    finally:
+        sky.stop(quiet=True)
