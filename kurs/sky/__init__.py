@@ -48,6 +48,17 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
 
     requested = {name: process.validate_port(name, value) for name, value in
                  (("http_port", http_port), ("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port))}
+    lock = _hold_start_lock(quiet=quiet)
+    try:
+        return _start_locked(requested, lan=lan, quiet=quiet)
+    finally:
+        lock.release()
+
+
+def _hold_start_lock(*, quiet: bool):  # noqa: ANN202 - a held kurs.sky.lock.FileLock
+    """The state folder's start/stop lock; waits for another start or stop, a Norwegian error if it hangs."""
+    from kurs.sky import process
+
     lock = process.start_lock()
     if not lock.acquire(timeout=0):
         if not quiet:
@@ -56,15 +67,13 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
             raise CourseError("En annen «kurs sky start» eller «kurs sky stop» ble ikke ferdig på "
                               f"{process.START_LOCK_TIMEOUT_S:.0f} sekunder.",
                               "Se «kurs sky status» og «kurs sky logg»; prøv igjen om litt.")
-    try:
-        return _start_locked(requested, lan=lan, quiet=quiet)
-    finally:
-        lock.release()
+    return lock
 
 
 def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -> SkyInfo:
     from kurs.sky import credentials, process
 
+    credentials.ensure()  # before the process: it, Lambda functions and every client use them
     current, stale = process.running()
     if current is not None:
         if lan and not current.lan_host:
@@ -78,7 +87,6 @@ def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -
         return current
     if stale and not quiet:
         print("Fant spor etter en lokal sky som ikke kjører lenger (kanskje stoppet brått); rydder opp.")
-    credentials.ensure()  # before the process: it, Lambda functions and every client use them
     lan_host = None
     if lan:
         from kurs.sky.lan import lan_address
@@ -114,7 +122,8 @@ def stop(*, quiet: bool = False) -> bool:
     """Stop the local cloud if it runs. Returns True if one was stopped."""
     from kurs.sky import process
 
-    with process.start_lock():
+    lock = _hold_start_lock(quiet=quiet)
+    try:
         current, stale = process.running()
         if current is None:
             if stale:
@@ -125,6 +134,8 @@ def stop(*, quiet: bool = False) -> bool:
                 print("Den lokale skyen kjørte ikke." + (" (Ryddet bort en gammel tilstandsfil.)" if stale else ""))
             return False
         killed = process.terminate(current)
+    finally:
+        lock.release()
     if not quiet:
         print("Den lokale skyen er stoppet." + (" (Den svarte ikke, så den ble tvunget til å stoppe.)"
                                                  if killed else ""))

@@ -117,7 +117,7 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     # A failed handshake (unknown certificate, none at all) is refused inside asyncio's TLS
     # layer; the client sees the TLS alert, as with AWS IoT. With --lan only this listener is
     # on the network: it admits registered, ACTIVE certificates and nothing else, while the
-    # AWS API (dummy credentials) and plain MQTT stay on 127.0.0.1.
+    # AWS API (behind the front door: its own credentials) and plain MQTT stay on 127.0.0.1.
     try:
         tls_server = await asyncio.start_server(_on_tls, "0.0.0.0" if lan_host else HOST, mqtts_port,
                                                 ssl=registry.context, ssl_handshake_timeout=10)
