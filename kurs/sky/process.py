@@ -118,9 +118,19 @@ def running() -> tuple[SkyInfo | None, bool]:
     info = SkyInfo.load()
     if info is None:
         return None, False
-    if is_cloud_process(info.pid):
+    if is_cloud_process(info.pid) and _server_lock_held():
         return info, False
     return None, True
+
+
+def _server_lock_held() -> bool:
+    """The cloud process holds server.lock while it lives; the OS frees it when the process ends,
+    however it ends (a reused pid, or Windows, where the pid alone says little)."""
+    probe = server_lock()
+    if probe.acquire(timeout=0):
+        probe.release()
+        return False
+    return True
 
 
 def choose_ports(requested: dict[str, int | None],
