@@ -61,40 +61,23 @@ def boards() -> Iterator[list]:
         print(f"--- console of {board.device_id} ---\n{board.console}")
 
 
-def _iam_user_key(sky) -> tuple[str, str]:  # noqa: ANN001
-    """A fresh access key of an IAM user in the local cloud: AWS-like credentials that are not the
-    cloud's own (the front door accepts active IAM keys of the account, as AWS does)."""
-    import boto3
-
-    from kurs.sky.credentials import load
-
-    own = load()
-    iam = boto3.client("iam", endpoint_url=sky.endpoint_url, region_name=sky.region,
-                       aws_access_key_id=own.access_key_id, aws_secret_access_key=own.secret_access_key)
-    user = "test-aws-modus"
-    try:
-        iam.create_user(UserName=user)
-    except iam.exceptions.EntityAlreadyExistsException:
-        for old in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
-            iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
 @pytest.fixture
 def aws_env(sky, monkeypatch):  # noqa: ANN001 - fixture
     """aws mode, with credentials that are not the local cloud's, sent to the local cloud."""
     from kurs import aws_mode
+    from kurs import sky as sky_mod
     from kurs.provisioning import notebook
 
-    key_id, secret = _iam_user_key(sky)
+    # An IAM user's key made in the local cloud: AWS-like credentials that are not the cloud's own
+    # (the front door accepts active keys of the account, as AWS does).
+    keys = sky_mod.user_keys("test-aws-modus")
     monkeypatch.setenv("KURS_MODUS", "aws")
     monkeypatch.setenv("KURS_AWS_REGION", "eu-west-1")
     monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
     monkeypatch.delenv("KURS_AWS_MQTT_PORT", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", sky.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["AWS_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["AWS_SECRET_ACCESS_KEY"])
     import boto3
 
     boto3.DEFAULT_SESSION = None  # boto3.client() must read these credentials, not a session's old ones

@@ -16,7 +16,14 @@ import os
 from kurs.errors import CourseError
 from kurs.sky.info import SkyInfo, log_file
 
-__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env", "reset"]
+__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env", "reset", "user_keys"]
+
+
+def user_keys(user_name: str = "kurs-deltaker") -> dict[str, str]:
+    """Access keys of an IAM user in the local cloud, for showing aws mode without an account."""
+    from kurs.sky.iam_keys import user_keys as make
+
+    return make(user_name)
 
 
 def apply_env(sky: SkyInfo) -> None:
@@ -41,8 +48,9 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
     mutual-TLS MQTT port also listens on this machine's network address.
 
     One start or stop at a time per state folder: a second ``start`` meanwhile waits for the
-    first and then reports the cloud it made. Losses (a snapshot that could not be read) and a
-    TLS port other than 8883 are printed even when ``quiet``.
+    first and then reports the cloud it made. Losses (a snapshot that could not be read) are
+    printed even when ``quiet``; a TLS port other than 8883 is said loudly unless ``quiet``
+    (a notebook's own clients use the real port; ``kurs sky status`` repeats it).
     """
     from kurs.sky import process
 
@@ -105,10 +113,10 @@ def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -
             last = {k: v for k, v in last.items() if k != taken.name}
     process.remember_ports(sky)
     apply_env(sky)
-    for warning in [*warnings, *sky.notices]:
-        print(warning)
+    for notice in sky.notices:  # losses are said even when quiet
+        print(notice)
     if not quiet:
-        for note in notes:
+        for note in [*warnings, *notes]:
             print(note)
         print(f"Den lokale skyen er startet (MQTT på port {sky.mqtt_port}, MQTT+TLS på {sky.mqtts_port}, "
               f"AWS-API på {sky.http_port}). Loggen ligger i {sky.log_file}")
