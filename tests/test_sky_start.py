@@ -242,3 +242,27 @@ def test_a_kurs_board_follows_the_cloud_to_a_new_port(own_cloud_home):
             assert f"har flyttet fra 127.0.0.1:{first.mqtt_port} til 127.0.0.1:{second.mqtt_port}" in board.console.text(mark)
     finally:
         sky.stop(quiet=True)
+
+
+def test_a_notebook_follows_the_cloud_when_a_restart_moved_its_ports(own_cloud_home, capsys):
+    from kurs import mqtt, sky
+
+    first = sky.start(http_port=steady_port(), mqtt_port=steady_port(), mqtts_port=steady_port(), quiet=True)
+    boto3.DEFAULT_SESSION = None
+    boto3.client("iot").create_thing(thingName="folger_med")
+    # The learner restarts the cloud in a terminal while another program took the old ports.
+    assert _cli(own_cloud_home, "sky", "stop").returncode == 0
+    with _port_thief(first.http_port), _port_thief(first.mqtt_port):
+        moved = _cli(own_cloud_home, "sky", "start")
+    assert moved.returncode == 0, moved.stderr
+    try:
+        # The kernel's next kurs call notices, says so, and re-points boto3 and kurs.mqtt.
+        current = sky.status()
+        assert current.http_port != first.http_port and current.mqtt_port != first.mqtt_port
+        assert "har fått nye porter" in capsys.readouterr().out
+        assert os.environ["AWS_ENDPOINT_URL"] == current.endpoint_url
+        assert "folger_med" in [t["thingName"] for t in boto3.client("iot").list_things()["things"]]
+        client = mqtt.connect("folger-med-klient")
+        client.disconnect()
+    finally:
+        sky.stop(quiet=True)

@@ -151,10 +151,27 @@ def stop(*, quiet: bool = False) -> bool:
 
 
 def status() -> SkyInfo | None:
-    """The running local cloud, or None."""
+    """The running local cloud, or None. A process kurs pointed at an earlier cloud in this state
+    folder (a notebook kernel) is re-pointed when a restart had to move the cloud's ports."""
     from kurs.sky import process
 
-    return process.running()[0]
+    current = process.running()[0]
+    if current is not None:
+        _follow(current)
+    return current
+
+
+def _follow(current: SkyInfo) -> None:
+    was = os.environ.get("AWS_ENDPOINT_URL", "")
+    # Only an environment kurs set for a local cloud (apply_env, `kurs sky env`), never real AWS's.
+    if not os.environ.get("KURS_MQTT_HOST") or not was.startswith(f"http://{current.host}:"):
+        return
+    if (was, os.environ.get("KURS_MQTT_PORT"), os.environ.get("KURS_MQTTS_PORT")) == (
+            current.endpoint_url, str(current.mqtt_port), str(current.mqtts_port)):
+        return
+    apply_env(current)
+    print(f"Den lokale skyen har fått nye porter (AWS-API på {current.http_port}, MQTT på {current.mqtt_port}, "
+          f"MQTT+TLS på {current.mqtts_port}); kurs bruker dem nå. En boto3-klient du laget før, må lages på nytt.")
 
 
 def info() -> SkyInfo:
