@@ -266,3 +266,21 @@ def test_a_notebook_follows_the_cloud_when_a_restart_moved_its_ports(own_cloud_h
         client.disconnect()
     finally:
         sky.stop(quiet=True)
+
+
+@pytest.mark.parametrize("damage", ["skadet", "ulesbar"])
+def test_kurs_sky_start_says_what_a_lost_snapshot_took_with_it(home, damage):
+    snapshot = home / "sky" / "tilstand.json"
+    snapshot.parent.mkdir(parents=True)
+    if damage == "skadet":
+        snapshot.write_text("{ikke json")
+    else:
+        snapshot.mkdir()  # cannot be read as a file (what a permission error looks like, even as root)
+    out = _cli(home, "sky", "start", *_ports())
+    assert out.returncode == 0, out.stderr
+    moved = list((home / "sky").glob("tilstand-feil-*"))
+    assert len(moved) == 1
+    assert "kunne ikke leses" in out.stdout and f"flyttet til {moved[0]}" in out.stdout
+    assert "starter derfor tom" in out.stdout and "dingser, sertifikater" in out.stdout
+    again = _cli(home, "sky", "start")  # said by the start that lost it, not by every later one
+    assert "kunne ikke leses" not in again.stdout

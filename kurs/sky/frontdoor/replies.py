@@ -43,7 +43,9 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
                 "s3": ("RequestTimeTooSkewed", "The difference between the request time and the current time is "
                                                "too large.")},
 }
-_STATUS = {"incomplete": 400, "expired": 403}
+# HTTP status where it is not 403: a malformed signature is 400 everywhere, an expired query request too.
+_STATUS = {("incomplete", "json"): 400, ("incomplete", "query"): 400, ("incomplete", "s3"): 400,
+           ("expired", "query"): 400}
 
 
 def protocol(environ: dict, service: str | None) -> str:
@@ -60,7 +62,7 @@ def refusal(reason: str, proto: str, detail: str = "") -> tuple[str, list[tuple[
     """(status line, headers, body) for a refused request."""
     code, message = _CODES[reason][proto]
     message = message.format(detail=detail) + " " + (_HINT_CLOCK if reason == "expired" else _HINT_KEYS)
-    status = _STATUS.get(reason, 403)
+    status = _STATUS.get((reason, proto), 403)
     request_id = str(uuid.uuid4())
     if proto == "json":
         body = json.dumps({"__type": code, "message": message}).encode()
