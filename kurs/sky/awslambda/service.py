@@ -104,12 +104,12 @@ class LambdaService:
     # --- running -------------------------------------------------------------------------------
 
     def _environment(self, fn: Any) -> dict[str, str]:
-        from kurs.sky.credentials import load
+        from kurs.sky.credentials import ensure
 
         env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
         # Last, so a function deployed here can only ever reach this local cloud. Like on AWS
         # (where they are the execution role's), the function gets credentials in its environment.
-        credentials = load()
+        credentials = ensure()  # the state folder's own (made by `kurs sky start`; here only if run alone)
         env.update({
             "AWS_ENDPOINT_URL": self._endpoint(),
             "AWS_ACCESS_KEY_ID": credentials.access_key_id,
