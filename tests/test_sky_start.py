@@ -286,3 +286,12 @@ def test_kurs_sky_start_says_what_a_lost_snapshot_took_with_it(home, damage):
     assert "starter derfor tom" in out.stdout and "dingser, sertifikater" in out.stdout
     again = _cli(home, "sky", "start")  # said by the start that lost it, not by every later one
     assert "kunne ikke leses" not in again.stdout
+
+
+def test_a_state_folder_the_system_refuses_is_a_norwegian_error(tmp_path):
+    not_a_folder = tmp_path / "fil"
+    not_a_folder.write_text("")
+    for action in ("start", "stop", "status"):
+        out = _cli(not_a_folder, "sky", action)
+        assert out.returncode == 1, (action, out.stderr)
+        assert "Systemet sa nei" in out.stderr and "KURS_HOME" in out.stderr and "Traceback" not in out.stderr

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--lan", action="store_true",
                        help="slipp inn ekte kort på samme nett: MQTT med gjensidig TLS lytter også på maskinens "
                             "nettverksadresse (AWS-API-et og MQTT uten TLS blir på denne maskinen)")
-    start.set_defaults(func=_start)
+    start.set_defaults(func=_norwegian_os_errors(_start))
 
     for name, func, text in (
         ("status", _status, "vis om den lokale skyen kjører, og på hvilke porter"),
@@ -34,8 +34,32 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "lagrede tilstanden"),
     ):
         a = actions.add_parser(name, help=text)
-        a.set_defaults(func=func)
+        a.set_defaults(func=_norwegian_os_errors(func))
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _norwegian_os_errors(func):  # noqa: ANN001, ANN202 - wraps a sub-command
+    """A file or socket the system refuses (a read-only or foreign KURS_HOME, a full disk) becomes a
+    Norwegian message instead of a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        from kurs.errors import CourseError
+        from kurs.paths import REPO_DIR
+
+        try:
+            return func(args)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise CourseError(f"Systemet sa nei: {exc.strerror or exc}{where}.",
+                              f"Sjekk at du eier og kan skrive i kursmappa "
+                              f"({os.environ.get('KURS_HOME') or REPO_DIR / '.kurs'}), og at disken ikke er "
+                              "full; eller sett KURS_HOME til en mappe du eier.") from None
+
+    return run
 
 
 def _port(name: str):  # noqa: ANN202 - an argparse type
