@@ -77,6 +77,8 @@ def test_a_cross_origin_simple_post_cannot_reset_the_cloud(sky, iot, marker):
     assert status == 403
     assert "Access-Control-Allow-Origin" not in headers, "moto's flask-cors must never answer a page"
     assert marker in _thing_names(iot)
+    # `kurs sky logg` tells the learner (each kind at most every few seconds, so a page cannot flood it).
+    assert "Avviste en forespørsel fra en nettside (http://ondsinnet.example)" in Path(sky.log_file).read_text()
 
 
 def test_a_foreign_origin_is_refused_even_with_a_valid_signature(sky, iot, marker):

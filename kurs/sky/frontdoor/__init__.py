@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 SecretLookup = Callable[[str, str | None], str | None]
+LOG_EVERY_S = 5.0
 MAX_BODY = 256 * 1024 * 1024  # above Lambda's largest zip upload; refused before it is read
 
 
@@ -41,18 +44,33 @@ class FrontDoor:
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
         self._origins = {f"http://{host}" for host in self._hosts}
         self._secret_for = secret_for
+        self._logged: dict[str, tuple[float, int]] = {}  # reason -> (last logged, suppressed since)
+        self._log_lock = threading.Lock()
+
+    def _log(self, reason: str, message: str, *args: object) -> None:
+        """Each kind of refusal at most every few seconds: a page hammering the port must not flood the log."""
+        now = time.monotonic()
+        with self._log_lock:
+            last, suppressed = self._logged.get(reason, (-LOG_EVERY_S, 0))
+            if now - last < LOG_EVERY_S:
+                self._logged[reason] = (last, suppressed + 1)
+                return
+            self._logged[reason] = (now, 0)
+        if suppressed:
+            message += f" (og {suppressed} lignende siden sist)"
+        log.warning(message, *args)
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         host = str(environ.get("HTTP_HOST") or "").lower()
         if host not in self._hosts:
-            log.warning("Avviste en forespørsel til AWS-API-et med vertsnavnet «%s» (ikke skyens egen adresse; "
+            self._log("host", "Avviste en forespørsel til AWS-API-et med vertsnavnet «%s» (ikke skyens egen adresse; "
                         "kan være en nettside som prøver DNS-rebinding).", host[:100])
             return _send(start_response, replies.foreign(
                 "Den lokale skyen svarer bare på sin egen adresse (127.0.0.1 eller localhost med riktig port)."))
         origin = environ.get("HTTP_ORIGIN")
         fetch_site = str(environ.get("HTTP_SEC_FETCH_SITE") or "")
         if (origin is not None and origin.lower() not in self._origins) or fetch_site in ("cross-site", "same-site"):
-            log.warning("Avviste en forespørsel fra en nettside (%s) til AWS-API-et: nettlesere slipper ikke inn.",
+            self._log("origin", "Avviste en forespørsel fra en nettside (%s) til AWS-API-et: nettlesere slipper ikke inn.",
                         str(origin or fetch_site)[:100])
             return _send(start_response, replies.foreign(
                 "Den lokale skyen tar ikke imot forespørsler fra nettsider i nettleseren."))
@@ -79,7 +97,7 @@ class FrontDoor:
                 "unknown_key": "signert med en nøkkel skyen ikke kjenner",
                 "bad_signature": "med feil signatur (feil hemmelig nøkkel, eller endret underveis)",
                 "expired": "med et tidsstempel mer enn 15 minutter unna"}[refused.reason]
-        log.warning("Avviste en forespørsel til AWS-API-et %s: %s %s", what, environ.get("REQUEST_METHOD"),
+        self._log(refused.reason, "Avviste en forespørsel til AWS-API-et %s: %s %s", what, environ.get("REQUEST_METHOD"),
                     str(environ.get("PATH_INFO"))[:120])
         return _send(start_response, replies.refusal(refused.reason, replies.protocol(environ, service),
                                                      refused.detail))
