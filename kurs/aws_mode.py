@@ -62,13 +62,14 @@ def session(settings: config.Settings | None = None) -> Any:
 
     if settings.mode == "lokal":
         sky = _local_cloud()
-        from kurs.sky.info import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+        from kurs.sky.credentials import load
 
-        key = ("lokal", sky.endpoint_url, sky.region)
+        credentials = load()
+        key = ("lokal", sky.endpoint_url, sky.region, credentials.access_key_id)
         with _lock:
             if key not in _sessions:
-                _sessions[key] = boto3.session.Session(aws_access_key_id=DUMMY_ACCESS_KEY,
-                                                       aws_secret_access_key=DUMMY_SECRET_KEY,
+                _sessions[key] = boto3.session.Session(aws_access_key_id=credentials.access_key_id,
+                                                       aws_secret_access_key=credentials.secret_access_key,
                                                        region_name=sky.region)
             return _sessions[key]
     _check_aws_environment()
@@ -223,12 +224,12 @@ def summary(settings: config.Settings | None = None) -> str:
 
 # --- checks and errors ------------------------------------------------------------------
 def _check_aws_environment() -> None:
-    from kurs.sky.info import DUMMY_ACCESS_KEY
+    from kurs.sky.credentials import is_local_key
 
-    if os.environ.get("AWS_ACCESS_KEY_ID") == DUMMY_ACCESS_KEY:
+    if is_local_key(os.environ.get("AWS_ACCESS_KEY_ID")):
         raise aws_error(
             "Du er i aws-modus, men miljøet peker fortsatt mot den lokale skyen "
-            "(kurs.sky.start() eller «kurs sky env» satte AWS_ENDPOINT_URL og falske nøkler).",
+            "(kurs.sky.start() eller «kurs sky env» satte AWS_ENDPOINT_URL og skyens egne nøkler).",
             "Start kjernen på nytt (Kernel > Restart) etter at du har byttet modus, eller åpne en ny terminal "
             "uten «eval $(kurs sky env)».",
         )

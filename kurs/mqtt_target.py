@@ -51,12 +51,16 @@ def _new_client_id() -> str:
 
 
 def _sky_defaults() -> tuple[str, int, int, str | None]:
+    from kurs import sky
+
+    # The running cloud first: after a restart that had to move a port, its info is the truth.
+    info = sky.status()
+    if info is not None:
+        return info.host, info.mqtt_port, info.mqtts_port, info.ca_file
     host = os.environ.get("KURS_MQTT_HOST")
     if host:
         return (host, int(os.environ["KURS_MQTT_PORT"]), int(os.environ["KURS_MQTTS_PORT"]),
                 os.environ.get("KURS_CA_FILE"))
-    from kurs import sky
-
     info = sky.info()
     return info.host, info.mqtt_port, info.mqtts_port, info.ca_file
 

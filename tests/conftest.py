@@ -65,18 +65,26 @@ def boards() -> Iterator[list]:
 def aws_env(sky, monkeypatch):  # noqa: ANN001 - fixture
     """aws mode, with credentials that are not the local cloud's, sent to the local cloud."""
     from kurs import aws_mode
+    from kurs import sky as sky_mod
     from kurs.provisioning import notebook
 
+    # An IAM user's key made in the local cloud: AWS-like credentials that are not the cloud's own
+    # (the front door accepts active keys of the account, as AWS does).
+    keys = sky_mod.user_keys("test-aws-modus")
     monkeypatch.setenv("KURS_MODUS", "aws")
     monkeypatch.setenv("KURS_AWS_REGION", "eu-west-1")
     monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
     monkeypatch.delenv("KURS_AWS_MQTT_PORT", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", sky.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAKURSTEST")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ikke-hemmelig")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["AWS_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["AWS_SECRET_ACCESS_KEY"])
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # boto3.client() must read these credentials, not a session's old ones
     aws_mode.reset()
     notebook.reset()
     yield
+    boto3.DEFAULT_SESSION = None
     aws_mode.reset()
     notebook.reset()
 

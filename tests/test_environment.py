@@ -20,15 +20,9 @@ def test_missing_package_is_named_in_norwegian(monkeypatch):
 
 
 @pytest.mark.integration
-def test_aws_mode_stops_at_the_check_until_the_account_is_confirmed(sky, monkeypatch):
-    # aws mode pointed at the local cloud: the refusal shows account and region, nothing is created.
-    monkeypatch.setenv("KURS_MODUS", "aws")
-    monkeypatch.delenv("KURS_AWS_KONTO", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEKSEMPELNOKKEL01")  # not the local cloud's dummy keys
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "eksempel")
-    from kurs import aws_mode
-
-    aws_mode.reset()
+def test_aws_mode_stops_at_the_check_until_the_account_is_confirmed(sky, aws_env):
+    # aws mode pointed at the local cloud (an IAM user's key, not the cloud's own): the refusal
+    # shows account and region, nothing is created.
     with pytest.raises(CourseError) as err:
         environment.check(quiet=True)
     text = str(err.value)

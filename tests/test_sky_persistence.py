@@ -215,19 +215,21 @@ def test_a_killed_cloud_keeps_what_it_had_a_second_before(home):
 
 @pytest.mark.parametrize("content", [b"{ikke json", json.dumps({"format": "kurs-sky-tilstand", "version": 99}).encode()],
                          ids=["ødelagt", "ukjent-versjon"])
-def test_a_bad_snapshot_is_moved_aside_and_the_cloud_starts_empty(home, content):
+def test_a_bad_snapshot_is_moved_aside_and_the_cloud_starts_empty(home, content, capsys):
     tmp, started = home
     (tmp / "sky").mkdir(parents=True, exist_ok=True)
     _snapshot(tmp).write_bytes(content)
-    info = _start(started)
+    info = _start(started)  # quiet=True: a loss is said all the same
     assert boto3.client("iot").list_things()["things"] == []
     assert "kunne ikke leses" in _log(info) and "starter tom" in _log(info)
     moved = list((tmp / "sky").glob("tilstand-feil-*.json"))
     assert len(moved) == 1 and moved[0].read_bytes() == content
+    said = capsys.readouterr().out  # what was moved aside, and what is lost
+    assert "kunne ikke leses" in said and str(moved[0]) in said and "starter derfor tom" in said
     assert not _snapshot(tmp).exists() or b"kurs-sky-tilstand" in _snapshot(tmp).read_bytes()
 
 
-def test_one_item_that_cannot_be_restored_is_skipped_with_a_warning(home):
+def test_one_item_that_cannot_be_restored_is_skipped_with_a_warning(home, capsys):
     tmp, started = home
     (tmp / "sky").mkdir(parents=True, exist_ok=True)
     unknown_cert = "arn:aws:iot:eu-west-1:123456789012:cert/" + "0" * 64
@@ -243,6 +245,8 @@ def test_one_item_that_cannot_be_restored_is_skipped_with_a_warning(home):
     shadow = json.loads(boto3.client("iot-data").get_thing_shadow(thingName="god_ting")["payload"].read())
     assert shadow["version"] == 5
     assert "Kunne ikke gjenopprette" in _log(info) and "Hopper over" in _log(info)
+    said = capsys.readouterr().out
+    assert "kunne ikke hentes fram og er borte" in said and "dingsen (thing) «?»" in said
 
 
 def test_reset_wipes_the_snapshot_too(home):

@@ -67,8 +67,9 @@ def test_start_status_stop_and_second_start(cli, tmp_path):
 def test_status_says_where_the_saved_state_is(cli, tmp_path):
     assert cli("sky", "start").returncode == 0
     info = json.loads((tmp_path / "sky" / "sky.json").read_text())
+    keys = json.loads((tmp_path / "sky" / "nokler.json").read_text())  # the cloud's own credentials
     iot = boto3.client("iot", endpoint_url=f"http://127.0.0.1:{info['http_port']}", region_name="eu-west-1",
-                       aws_access_key_id="lokal", aws_secret_access_key="lokal-sky-ikke-hemmelig")
+                       **keys)
     iot.create_thing(thingName="esp32_STATUS")
     snapshot = tmp_path / "sky" / "tilstand.json"
     assert eventually(snapshot.exists, timeout=10), "the new thing should be saved within a second or so"

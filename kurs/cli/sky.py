@@ -14,13 +14,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="handling", title="handlinger", metavar="HANDLING")
 
     start = actions.add_parser("start", help="start den lokale skyen (eller bruk den som kjører)")
-    start.add_argument("--http-port", type=int, help="port for AWS-API-et (moto), standard 5055")
-    start.add_argument("--mqtt-port", type=int, help="port for MQTT uten kryptering, standard 1883")
-    start.add_argument("--mqtts-port", type=int, help="port for MQTT med gjensidig TLS, standard 8883")
+    start.add_argument("--http-port", type=_port("http_port"), metavar="PORT",
+                       help="port for AWS-API-et (moto); standard: samme som sist, ellers 5055 (0: velg en ledig)")
+    start.add_argument("--mqtt-port", type=_port("mqtt_port"), metavar="PORT",
+                       help="port for MQTT uten kryptering; standard: samme som sist, ellers 1883")
+    start.add_argument("--mqtts-port", type=_port("mqtts_port"), metavar="PORT",
+                       help="port for MQTT med gjensidig TLS; standard 8883 (den AWS-klienter forventer)")
     start.add_argument("--lan", action="store_true",
                        help="slipp inn ekte kort på samme nett: MQTT med gjensidig TLS lytter også på maskinens "
                             "nettverksadresse (AWS-API-et og MQTT uten TLS blir på denne maskinen)")
-    start.set_defaults(func=_start)
+    start.set_defaults(func=_norwegian_os_errors(_start))
 
     for name, func, text in (
         ("status", _status, "vis om den lokale skyen kjører, og på hvilke porter"),
@@ -31,8 +34,46 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "lagrede tilstanden"),
     ):
         a = actions.add_parser(name, help=text)
-        a.set_defaults(func=func)
+        a.set_defaults(func=_norwegian_os_errors(func))
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _norwegian_os_errors(func):  # noqa: ANN001, ANN202 - wraps a sub-command
+    """A file or socket the system refuses (a read-only or foreign KURS_HOME, a full disk) becomes a
+    Norwegian message instead of a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        from kurs.errors import CourseError
+        from kurs.paths import REPO_DIR
+
+        try:
+            return func(args)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise CourseError(f"Systemet sa nei: {exc.strerror or exc}{where}.",
+                              f"Sjekk at du eier og kan skrive i kursmappa "
+                              f"({os.environ.get('KURS_HOME') or REPO_DIR / '.kurs'}), og at disken ikke er "
+                              "full; eller sett KURS_HOME til en mappe du eier.") from None
+
+    return run
+
+
+def _port(name: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> int | None:
+        from kurs.errors import CourseError
+        from kurs.sky.process import validate_port
+
+        try:
+            return validate_port(name, text)
+        except CourseError as exc:
+            raise argparse.ArgumentTypeError(f"{exc.message} {exc.fix or ''}".strip()) from None
+
+    parse.__name__ = "port"
+    return parse
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -57,6 +98,11 @@ def _status(args: argparse.Namespace) -> int:
     print(f"  AWS-API (moto):    {current.endpoint_url}")
     print(f"  MQTT:              {current.host}:{current.mqtt_port}")
     print(f"  MQTT + TLS:        localhost:{current.mqtts_port}  (CA-fil: {current.ca_file})")
+    from kurs.sky.process import AWS_MQTTS_PORT
+
+    if current.mqtts_port != AWS_MQTTS_PORT:
+        print(f"  ⚠️  MQTT med TLS er ikke på {AWS_MQTTS_PORT}: klienter som følger AWS sin dokumentasjon, "
+              f"må få port {current.mqtts_port}.")
     if current.lan_host:
         print(f"  For ekte kort:     {current.lan_host}:{current.mqtts_port}  (MQTT + TLS på nettverket)")
     print(f"  Logg:              {current.log_file}")

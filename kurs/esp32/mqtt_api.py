@@ -17,7 +17,7 @@ What the firmware sees, as on a board:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +135,30 @@ class MqttApi:
 
     def on_connect_error(self) -> None:
         self._log(LL_INFO, "MQTT TCP connect error (-1)", 140)
+        if self._follow_local_cloud():
+            return
         self._schedule_log()
+
+    def _follow_local_cloud(self) -> bool:
+        """A board kurs pointed at the local cloud (it had no ``mqtt.server`` of its own) follows
+        the cloud to its new port when a restart had to move it (kurs.sky.process.choose_ports)."""
+        board = getattr(self.fw, "board", None)
+        before = getattr(board, "auto_server", None)
+        link = self.link
+        if not before or link is None or link.settings.tls:
+            return False
+        from kurs.esp32.board import _local_cloud_mqtt
+
+        now = _local_cloud_mqtt()
+        if not now or now == before:
+            return False
+        host, _, port = now.rpartition(":")
+        board.auto_server = now
+        self.fw.console.log("kurs", LL_INFO, f"Den lokale skyen har flyttet fra {before} til {now}; kobler til der.")
+        link.stop(wait=False)
+        self.link = MqttLink(replace(link.settings, host=host, port=int(port)), self, self.fw.post)
+        self.link.start()
+        return True
 
     def _schedule_log(self) -> None:
         s = self.link.settings if self.link is not None else None
@@ -186,6 +209,8 @@ class MqttApi:
             if self.fw.config.get("mqtt.cloud_events"):
                 self.fw.events.trigger(ev.CLOUD_DISCONNECTED, {"type": "mqtt"})
             self._call_global(EV_CLOSE, None)
+        if self._follow_local_cloud():  # e.g. another program on the old port hung up on us
+            return
         self._schedule_log()
 
     def on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:

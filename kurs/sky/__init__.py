@@ -16,7 +16,14 @@ import os
 from kurs.errors import CourseError
 from kurs.sky.info import SkyInfo, log_file
 
-__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env", "reset"]
+__all__ = ["SkyInfo", "start", "stop", "status", "info", "env", "apply_env", "reset", "user_keys"]
+
+
+def user_keys(user_name: str = "kurs-deltaker") -> dict[str, str]:
+    """Access keys of an IAM user in the local cloud, for showing aws mode without an account."""
+    from kurs.sky.iam_keys import user_keys as make
+
+    return make(user_name)
 
 
 def apply_env(sky: SkyInfo) -> None:
@@ -39,9 +46,42 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
 
     ``lan=True`` (``kurs sky start --lan``) lets real boards on the same network in: the
     mutual-TLS MQTT port also listens on this machine's network address.
+
+    One start or stop at a time per state folder: a second ``start`` meanwhile waits for the
+    first and then reports the cloud it made. Losses (a snapshot that could not be read) are
+    printed even when ``quiet``; a TLS port other than 8883 is said loudly unless ``quiet``
+    (a notebook's own clients use the real port; ``kurs sky status`` repeats it).
     """
     from kurs.sky import process
 
+    requested = {name: process.validate_port(name, value) for name, value in
+                 (("http_port", http_port), ("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port))}
+    lock = _hold_start_lock(quiet=quiet)
+    try:
+        return _start_locked(requested, lan=lan, quiet=quiet)
+    finally:
+        lock.release()
+
+
+def _hold_start_lock(*, quiet: bool):  # noqa: ANN202 - a held kurs.sky.lock.FileLock
+    """The state folder's start/stop lock; waits for another start or stop, a Norwegian error if it hangs."""
+    from kurs.sky import process
+
+    lock = process.start_lock()
+    if not lock.acquire(timeout=0):
+        if not quiet:
+            print("En annen start eller stopp av den lokale skyen pågår; venter på den …")
+        if not lock.acquire(timeout=process.START_LOCK_TIMEOUT_S):
+            raise CourseError("En annen «kurs sky start» eller «kurs sky stop» ble ikke ferdig på "
+                              f"{process.START_LOCK_TIMEOUT_S:.0f} sekunder.",
+                              "Se «kurs sky status» og «kurs sky logg»; prøv igjen om litt.")
+    return lock
+
+
+def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -> SkyInfo:
+    from kurs.sky import credentials, process
+
+    credentials.ensure()  # before the process: it, Lambda functions and every client use them
     current, stale = process.running()
     if current is not None:
         if lan and not current.lan_host:
@@ -55,17 +95,28 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
         return current
     if stale and not quiet:
         print("Fant spor etter en lokal sky som ikke kjører lenger (kanskje stoppet brått); rydder opp.")
-    ports, notes = process.choose_ports({"http_port": http_port, "mqtt_port": mqtt_port,
-                                         "mqtts_port": mqtts_port})
     lan_host = None
     if lan:
         from kurs.sky.lan import lan_address
 
         lan_host = lan_address()
-    sky = process.spawn(ports, lan_host=lan_host)
+    last = process.last_ports()
+    for attempt in range(3):
+        ports, notes, warnings = process.choose_ports(requested, last)
+        try:
+            sky = process.spawn(ports, lan_host=lan_host)
+            break
+        except process.PortTaken as taken:
+            # Taken between choosing and binding: choose again, unless the learner asked for it.
+            if requested.get(taken.name) or attempt == 2:
+                raise
+            last = {k: v for k, v in last.items() if k != taken.name}
+    process.remember_ports(sky)
     apply_env(sky)
+    for notice in sky.notices:  # losses are said even when quiet
+        print(notice)
     if not quiet:
-        for note in notes:
+        for note in [*warnings, *notes]:
             print(note)
         print(f"Den lokale skyen er startet (MQTT på port {sky.mqtt_port}, MQTT+TLS på {sky.mqtts_port}, "
               f"AWS-API på {sky.http_port}). Loggen ligger i {sky.log_file}")
@@ -79,16 +130,20 @@ def stop(*, quiet: bool = False) -> bool:
     """Stop the local cloud if it runs. Returns True if one was stopped."""
     from kurs.sky import process
 
-    current, stale = process.running()
-    if current is None:
-        if stale:
-            from kurs.sky.info import state_file
+    lock = _hold_start_lock(quiet=quiet)
+    try:
+        current, stale = process.running()
+        if current is None:
+            if stale:
+                from kurs.sky.info import state_file
 
-            state_file().unlink(missing_ok=True)
-        if not quiet:
-            print("Den lokale skyen kjørte ikke." + (" (Ryddet bort en gammel tilstandsfil.)" if stale else ""))
-        return False
-    killed = process.terminate(current)
+                state_file().unlink(missing_ok=True)
+            if not quiet:
+                print("Den lokale skyen kjørte ikke." + (" (Ryddet bort en gammel tilstandsfil.)" if stale else ""))
+            return False
+        killed = process.terminate(current)
+    finally:
+        lock.release()
     if not quiet:
         print("Den lokale skyen er stoppet." + (" (Den svarte ikke, så den ble tvunget til å stoppe.)"
                                                  if killed else ""))
@@ -96,10 +151,27 @@ def stop(*, quiet: bool = False) -> bool:
 
 
 def status() -> SkyInfo | None:
-    """The running local cloud, or None."""
+    """The running local cloud, or None. A process kurs pointed at an earlier cloud in this state
+    folder (a notebook kernel) is re-pointed when a restart had to move the cloud's ports."""
     from kurs.sky import process
 
-    return process.running()[0]
+    current = process.running()[0]
+    if current is not None:
+        _follow(current)
+    return current
+
+
+def _follow(current: SkyInfo) -> None:
+    was = os.environ.get("AWS_ENDPOINT_URL", "")
+    # Only an environment kurs set for a local cloud (apply_env, `kurs sky env`), never real AWS's.
+    if not os.environ.get("KURS_MQTT_HOST") or not was.startswith(f"http://{current.host}:"):
+        return
+    if (was, os.environ.get("KURS_MQTT_PORT"), os.environ.get("KURS_MQTTS_PORT")) == (
+            current.endpoint_url, str(current.mqtt_port), str(current.mqtts_port)):
+        return
+    apply_env(current)
+    print(f"Den lokale skyen har fått nye porter (AWS-API på {current.http_port}, MQTT på {current.mqtt_port}, "
+          f"MQTT+TLS på {current.mqtts_port}); kurs bruker dem nå. En boto3-klient du laget før, må lages på nytt.")
 
 
 def info() -> SkyInfo:
@@ -122,12 +194,31 @@ def reset(*, quiet: bool = False) -> None:
     Connected boards stay connected over plain TCP; those using a certificate lose it. The saved
     snapshot goes too (kurs.sky.persistence), so the next start is empty as well.
     """
+    import urllib.error
     import urllib.request
 
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from kurs.sky.credentials import load
+
     current = info()
-    req = urllib.request.Request(f"{current.endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(req, timeout=30):
-        pass
+    own = load()
+    url = f"{current.endpoint_url}/moto-api/reset"
+    # /moto-api/* is behind the front door like every AWS API: sign with the cloud's own key.
+    signed = AWSRequest(method="POST", url=url, data=b"")
+    SigV4Auth(Credentials(own.access_key_id, own.secret_access_key), "moto-api", current.region).add_auth(signed)
+    req = urllib.request.Request(url, data=b"", headers=dict(signed.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30):
+            pass
+    except urllib.error.HTTPError as exc:
+        raise CourseError(f"Den lokale skyen ville ikke tømmes (HTTP {exc.code}).",
+                          "Se «kurs sky logg»; stopp og start skyen, og prøv igjen.") from None
+    except OSError as exc:
+        raise CourseError(f"Fikk ikke kontakt med den lokale skyen ({exc}).",
+                          "Sjekk «kurs sky status»; start den med «kurs sky start».") from None
     if not quiet:
         print("Den lokale skyen er tømt: ingen dingser, sertifikater, policyer, regler eller skygger.")
 

@@ -209,6 +209,7 @@ class _Restorer:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.failed = 0
+        self.skipped: list[str] = []  # "dings «x»", for the learner
 
     def _each(self, what: str, items: Any, restore: Callable[[dict[str, Any]], None]) -> int:
         done = 0
@@ -219,6 +220,7 @@ class _Restorer:
             except Exception as exc:
                 self.failed += 1
                 name = (item.get("name") or item.get("thing") or "?") if isinstance(item, dict) else "?"
+                self.skipped.append(f"{what} «{name}»")
                 log.warning("Kunne ikke gjenopprette %s «%s»: %s: %s. Hopper over den.", what, name,
                             type(exc).__name__, exc)
         return done
@@ -386,6 +388,8 @@ class Store:
         self._zips = _ZipCache()
         self._last: bytes | None = None
         self._thread: threading.Thread | None = None
+        # What restore() could not bring back, in Norwegian: `kurs sky start` says it out loud.
+        self.losses: list[str] = []
         if shadow is not None:
             shadow.on_change = self.mark_dirty
 
@@ -400,7 +404,7 @@ class Store:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("Kunne ikke lese den lagrede tilstanden (%s); skyen starter tom.", exc)
+            self._lost(self._set_aside(), str(exc.strerror or exc))
             return None
         try:
             data = json.loads(raw)
@@ -409,13 +413,7 @@ class Store:
             if data.get("version") != FORMAT_VERSION:
                 raise ValueError(f"ukjent formatversjon {data.get('version')!r}")
         except ValueError as exc:
-            try:
-                moved = _move_aside(self.path)
-                where = f"Filen er flyttet til {moved.name}"
-            except OSError:
-                where = "Filen kunne ikke flyttes"
-            log.warning("Den lagrede tilstanden til den lokale skyen kunne ikke leses (%s). %s, og skyen "
-                        "starter tom.", exc, where)
+            self._lost(self._set_aside(), "filen er skadet" if isinstance(exc, json.JSONDecodeError) else str(exc))
             return None
         restorer = _Restorer(data)
         counts = restorer.run(self.shadow)
@@ -425,7 +423,27 @@ class Store:
         if restorer.failed:
             log.warning("%d ting kunne ikke gjenopprettes (se advarslene over); resten er på plass.",
                         restorer.failed)
+            shown = ", ".join(restorer.skipped[:5]) + (" …" if len(restorer.skipped) > 5 else "")
+            self.losses.append(f"⚠️  {restorer.failed} ting fra den lagrede tilstanden kunne ikke hentes fram og er "
+                               f"borte: {shown}. Resten er på plass. Detaljene står i «kurs sky logg».")
         return counts
+
+    def _set_aside(self) -> Path | None:
+        """Move an unusable snapshot out of the way (the next save would overwrite it); None if it stays."""
+        try:
+            return _move_aside(self.path)
+        except OSError:
+            return None
+
+    def _lost(self, moved: Path | None, why: str) -> None:
+        where = (f"Den er flyttet til {moved}, så du kan se på den." if moved is not None
+                 else f"Den ligger fortsatt i {self.path}, men blir erstattet ved neste endring.")
+        log.warning("Den lagrede tilstanden til den lokale skyen kunne ikke leses (%s). %s Skyen starter tom.",
+                    why, where)
+        self.losses.append(f"⚠️  Den lagrede tilstanden til den lokale skyen kunne ikke leses ({why}). {where}\n"
+                           "    Skyen starter derfor tom: dingser, sertifikater, policyer, skygger, regler, "
+                           "Lambda-funksjoner og tabeller fra før er ikke med. Kort med et gammelt sertifikat "
+                           "slipper ikke inn før du provisjonerer dem på nytt.")
 
     def install_http_hook(self) -> None:
         """Mark the snapshot dirty after every control-plane request that may change state."""

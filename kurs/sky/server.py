@@ -53,9 +53,36 @@ def _build_data_plane() -> DataPlane:
     return wiring.build()
 
 
+class StartError(Exception):
+    """Why this process could not start, for spawn() (kurs.sky.process) to say in Norwegian."""
+
+    def __init__(self, reason: str, **details: object) -> None:
+        super().__init__(reason)
+        self.data = {"reason": reason, **details}
+
+
+def _port_taken(name: str, port: int) -> StartError:
+    log.error("Port %s (%s) er allerede i bruk av et annet program; den lokale skyen kan ikke starte.", port, name)
+    return StartError("port", name=name, port=port)
+
+
+def _front_door(http_port: int):  # noqa: ANN202 - returns moto's app wrapped
+    """Every AWS API request must carry this cloud's signature (kurs.sky.frontdoor)."""
+    from kurs.sky import credentials
+    from kurs.sky.frontdoor import FrontDoor, secret_lookup
+    from kurs.sky.info import ACCOUNT_ID
+
+    own = credentials.ensure()
+    lookup = secret_lookup(own.access_key_id, own.secret_access_key, ACCOUNT_ID)
+    return lambda app: FrontDoor(app, http_port, lookup)
+
+
 async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | None = None) -> None:
     tls = ca.ensure_tls_files(sky_dir() / "tls", (lan_host,) if lan_host else ())
-    moto = MotoServer(HOST, http_port)
+    try:
+        moto = MotoServer(HOST, http_port, guard=_front_door(http_port))
+    except OSError as exc:
+        raise _port_taken("http_port", http_port) from exc
     moto.start()
     registry = CertificateRegistry(str(tls.ca_file), str(tls.cert_file), str(tls.key_file))
 
@@ -64,18 +91,27 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     from kurs.sky.persistence import Store
 
     store = Store(plane.shadow)
-    store.restore()
+    store.restore()  # what could not come back is in store.losses, said by `kurs sky start`
     store.install_http_hook()
     plane.reset_hooks.append(store.wipe)
     # With --lan only the mutual-TLS listener is on the network: it admits registered, ACTIVE
-    # certificates and nothing else, while the AWS API (dummy credentials) and plain MQTT stay
+    # certificates and nothing else, while the AWS API (behind the front door: its own credentials)
+    # and plain MQTT stay
     # on 127.0.0.1.
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
                          authorize=plane.authorize, principal_valid=registry.is_active,
                          identify=registry.identify, tls_context=registry.context,
                          tls_host="0.0.0.0" if lan_host else HOST, state_dir=sky_dir())
     broker.on_presence = _write_clients
-    await broker.start()
+    try:
+        await broker.start()
+    except Exception as exc:
+        from kurs.sky.process import _port_free
+
+        for name, port in (("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port)):
+            if not _port_free(port):
+                raise _port_taken(name, port) from exc
+        raise
     loop = asyncio.get_running_loop()
     plane.attach(broker, loop)
     from kurs.sky import wiring
@@ -87,7 +123,8 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
         loop.add_signal_handler(sig, stop.set)
 
     info = SkyInfo(pid=os.getpid(), http_port=http_port, mqtt_port=mqtt_port, mqtts_port=mqtts_port,
-                   ca_file=str(tls.ca_file), log_file=str(log_file()), lan_host=lan_host)
+                   ca_file=str(tls.ca_file), log_file=str(log_file()), lan_host=lan_host,
+                   notices=tuple(store.losses))
     store.start()
     info.save()  # written last: its presence with our pid means "ready"
     log.info("Den lokale skyen kjører: HTTP %s, MQTT %s, MQTT+TLS %s%s", http_port, mqtt_port, mqtts_port,
@@ -128,13 +165,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lan", metavar="ADRESSE", help="also accept mutual-TLS MQTT on this network address")
     args = parser.parse_args(argv)
     _setup_logging()
+    from kurs.sky.process import server_lock
+
+    held = server_lock()
+    if not held.acquire(timeout=0):
+        log.error("En annen lokal sky kjører allerede fra %s; denne stopper.", sky_dir())
+        _write_start_error({"reason": "running"})
+        return 4
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan))
+    except StartError as exc:
+        _write_start_error(exc.data)
+        return 3
     except Exception:
         log.exception("Den lokale skyen krasjet")
         return 1
+    finally:
+        held.release()
     return 0
+
+
+def _write_start_error(data: dict) -> None:
+    import json
+
+    from kurs.sky.info import start_error_file
+
+    start_error_file().write_text(json.dumps(data))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ kurs.environment.check()
 # I dette kurset er begge allerede installert i kursets Python-miljø.
 #
 # I lokal modus har `kurs` satt miljøvariabler som peker `aws` og `boto3` mot den lokale skyen
-# (`AWS_ENDPOINT_URL`, regionen og ufarlige nøkler som bare fungerer lokalt). I en terminal gjør du
-# det samme med:
+# (`AWS_ENDPOINT_URL`, regionen og nøklene den lokale skyen har laget; de virker bare mot den).
+# I en terminal gjør du det samme med:
 #
 # ```bash
 # eval "$(kurs sky env)"

@@ -529,15 +529,16 @@ print(kurs.aws_mode.summary())
 
 # %% [markdown]
 # Slik ser det ut når `aws`-modus er slått på, men kontoen ikke er bekreftet. For å vise det uten en ekte
-# AWS-konto later vi et øyeblikk som om den lokale skyen er AWS: miljøvariablene settes bare inne i
-# `with`-blokka. Det eneste som sendes, er spørsmålet om hvilken konto nøklene hører til:
+# AWS-konto later vi et øyeblikk som om den lokale skyen er AWS, med tilgangsnøkler for IAM-brukeren
+# `kurs-deltaker` (notatbok 01) laget i den lokale skyen – slik du ville laget dem i AWS-konsollen.
+# Miljøvariablene settes bare inne i `with`-blokka, og nøklene vises aldri. Det eneste som sendes, er
+# spørsmålet om hvilken konto nøklene hører til:
 
 # %%
 import os
 from unittest import mock
 
-som_aws = {"KURS_MODUS": "aws", "KURS_AWS_KONTO": "",
-           "AWS_ACCESS_KEY_ID": "AKIAEKSEMPEL", "AWS_SECRET_ACCESS_KEY": "ikke-hemmelig"}
+som_aws = {"KURS_MODUS": "aws", "KURS_AWS_KONTO": "", **kurs.sky.user_keys("kurs-deltaker")}
 with mock.patch.dict(os.environ, som_aws):
     kurs.aws_mode.reset()
     try:

@@ -210,16 +210,23 @@ print("Fjernet naboens ting og policy.")
 #   ```
 #
 # Uten bekreftelsen rydder ikke `kurs rydd` noe. Her later vi igjen som om den lokale skyen er AWS (bare
-# for denne ene kommandoen), uten `--bekreft-konto`:
+# inne i `with`-blokka, med tilgangsnøkler for IAM-brukeren `kurs-deltaker` laget i den lokale skyen),
+# uten `--bekreft-konto`:
 
 # %%
-!KURS_MODUS=aws KURS_AWS_KONTO= AWS_ACCESS_KEY_ID=AKIAEKSEMPEL AWS_SECRET_ACCESS_KEY=ikke-hemmelig kurs rydd --dry-run
+import os
+from unittest import mock
+
+som_aws = {"KURS_MODUS": "aws", "KURS_AWS_KONTO": "", **kurs.sky.user_keys("kurs-deltaker")}
+with mock.patch.dict(os.environ, som_aws):
+    !kurs rydd --dry-run
 
 # %% [markdown]
 # Og med bekreftelsen:
 
 # %%
-!KURS_MODUS=aws KURS_AWS_KONTO= AWS_ACCESS_KEY_ID=AKIAEKSEMPEL AWS_SECRET_ACCESS_KEY=ikke-hemmelig kurs rydd --dry-run --bekreft-konto 123456789012
+with mock.patch.dict(os.environ, som_aws):
+    !kurs rydd --dry-run --bekreft-konto 123456789012
 
 # %% [markdown]
 # Noen ting å passe på i AWS:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kurs.sky.awslambda.runner import LambdaResult, run_lambda, shutdown
-from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION
+from kurs.sky.info import ACCOUNT_ID, REGION
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,16 @@ class LambdaService:
     # --- running -------------------------------------------------------------------------------
 
     def _environment(self, fn: Any) -> dict[str, str]:
+        from kurs.sky.credentials import ensure
+
         env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
-        # Last, so a function deployed here can only ever reach this local cloud.
+        # Last, so a function deployed here can only ever reach this local cloud. Like on AWS
+        # (where they are the execution role's), the function gets credentials in its environment.
+        credentials = ensure()  # the state folder's own (made by `kurs sky start`; here only if run alone)
         env.update({
             "AWS_ENDPOINT_URL": self._endpoint(),
-            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
             "AWS_SESSION_TOKEN": "",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,

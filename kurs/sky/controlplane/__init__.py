@@ -3,10 +3,12 @@ broker (certificates, the ATS endpoint) and hand the data plane to our own servi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from kurs.sky.broker.identity import Principal
@@ -26,21 +28,43 @@ def iot_backend() -> Any:
 
 
 class MotoServer:
-    """moto in server mode on loopback, in this process (so our services can read its state)."""
+    """moto in server mode on loopback, in this process (so our services can read its state).
 
-    def __init__(self, host: str, port: int) -> None:
-        from moto.server import ThreadedMotoServer
+    Built from moto's own WSGI app and request handler rather than ``ThreadedMotoServer``: that
+    one binds inside its thread and, when the port is taken, never signals, so a start would
+    hang. Here the port is bound in ``__init__`` (an ``OSError`` at once), and ``guard`` wraps
+    moto's app (the front door: kurs.sky.frontdoor).
+    """
+
+    def __init__(self, host: str, port: int, guard: Callable[[Any], Any] | None = None) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
 
         from kurs.sky import moto_patches
 
         moto_patches.registry(LOCAL_ENDPOINT)
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if guard is not None:
+            app = guard(app)
+        try:
+            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        except SystemExit:  # werkzeug prints the bind error and exits; the caller needs to know why
+            raise OSError(errno.EADDRINUSE, f"port {port} is in use") from None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server.start()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 class CertificateRegistry:

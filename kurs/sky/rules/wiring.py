@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 from kurs.sky.awslambda.service import LambdaService
-from kurs.sky.info import ACCOUNT_ID, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REGION, SkyInfo
+from kurs.sky.info import ACCOUNT_ID, REGION, SkyInfo
 from kurs.sky.rules import ActionRunner, RulesEngine, SqlParseError, parse
 from kurs.sky.rules.cloud_functions import LocalExternalServices
 from kurs.sky.rules.sql import AWS_DEFAULT_VERSION
@@ -54,9 +54,13 @@ class _LazyClient:
             if self._client is None:
                 import boto3
 
+                from kurs.sky.credentials import load
+
+                credentials = load()  # the front door admits only the cloud's own signature
                 self._client = boto3.session.Session().client(
                     self._service, endpoint_url=own_endpoint(), region_name=REGION,
-                    aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY)
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key)
         return getattr(self._client, name)
 
 
