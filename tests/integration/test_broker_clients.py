@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ALLOW_ALL, Paho, arn, uid
+from tests.integration.clients import ALLOW_ALL, Paho, arn, uid
 from tests.waiting import eventually
 
 TIMEOUT = 10
+
+pytestmark = pytest.mark.integration
 
 
 def _restricted(cloud) -> dict:  # noqa: ANN001

@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration import rawmqtt as mq
-from tests.integration.conftest import Paho, uid
+from tests.integration.clients import Paho, uid
+
+pytestmark = pytest.mark.integration
 
 
 def _raw_sub(cloud, closing, topic_filter: str, qos: int, *, client_id: str | None = None,  # noqa: ANN001

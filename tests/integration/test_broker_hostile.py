@@ -12,8 +12,10 @@ import struct
 import pytest
 
 from tests.integration import rawmqtt as mq
-from tests.integration.conftest import Paho, uid
+from tests.integration.clients import Paho, uid
 from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

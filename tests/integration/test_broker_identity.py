@@ -14,8 +14,10 @@ import time
 import pytest
 
 from tests.integration import rawmqtt as mq
-from tests.integration.conftest import ALLOW_ALL, Paho, arn, uid
+from tests.integration.clients import ALLOW_ALL, Paho, arn, uid
 from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
 
 
 def _allow(cloud, *, connect: str = "*", publish: str = "*", subscribe: str = "*", receive: str = "*") -> dict:  # noqa: ANN001

@@ -17,11 +17,13 @@ import time
 import pytest
 
 from tests.integration import rawmqtt as mq
-from tests.integration.conftest import ALLOW_ALL, Paho, arn, uid
+from tests.integration.clients import ALLOW_ALL, Paho, arn, uid
 from tests.waiting import eventually
 
 CONNECT_FIELDS = {"clientId", "timestamp", "eventType", "sessionIdentifier", "principalIdentifier",
                   "ipAddress", "versionNumber"}
+
+pytestmark = pytest.mark.integration
 
 
 class Events:

@@ -12,8 +12,10 @@ import time
 import pytest
 
 from tests.integration import rawmqtt as mq
-from tests.integration.conftest import Paho, uid, v5_props
+from tests.integration.clients import Paho, uid, v5_props
 from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
 
 
 def _v5(cloud, closing, client_id: str | None = None, **kw: object) -> mq.RawClient:  # noqa: ANN001
