@@ -132,3 +132,32 @@ def test_clean_session_reconnect_discards_the_old_session(cloud, closing):
     ack = back.handshake(cid, clean=True)
     assert ack.reason == 0 and not ack.session_present
     assert not [p for p in back.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+def test_empty_retained_publish_deletes_the_retained_message(cloud, closing):
+    """A RETAIN=1 PUBLISH with a zero-byte payload removes the retained message; a later subscriber
+    gets nothing ([MQTT-3.3.1-10], [MQTT-3.3.1-11]; AWS mqtt.html#mqtt-retain "Deleting a retained
+    message")."""
+    topic = f"kurs/retain/{uid('slett')}"
+    pub = _publisher(cloud, closing)
+    pub.publish(topic, b"snart borte", qos=1, retain=True)
+    pub.publish(topic, b"", qos=1, retain=True)
+    late = _raw_sub(cloud, closing, topic, 1)
+    assert not [p for p in late.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+def test_clients_cannot_publish_lifecycle_events(cloud, closing):
+    """$aws/events/… are AWS IoT's own topics: clients may subscribe but not publish there
+    (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "Event topics":
+    allowed operation Subscribe). A spoofed `connected` event never reaches subscribers."""
+    spoof = f"$aws/events/presence/connected/{uid('falsk')}"
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe("$aws/events/presence/connected/+")
+    watcher.drain(0.5)
+    raw = mq.RawClient(cloud.mqtt_port)
+    closing.append(raw)
+    assert raw.handshake(uid("forfalsker")).reason == 0
+    raw.send(mq.publish(spoof, b'{"eventType": "connected"}', qos=1))
+    raw.collect(quiet=1.0, total=3.0)
+    assert spoof not in [m.topic for m in watcher.drain(1.0)], "a client forged a lifecycle event"

@@ -224,3 +224,35 @@ def test_allowed_client_with_a_policy_does_get_in_over_tls(cloud, identity, clos
         client = Paho(cloud.mqtts_port, uid("slipper-inn"), identity=ident, v5=v5)
         closing.append(client)
         client.wait_connected()
+
+
+def test_connect_policy_on_the_client_id_decides_who_gets_in(cloud, identity, closing):
+    """iot:Connect on `client/esp32_*`: the same certificate gets in as esp32_… and is refused as
+    anything else (https://docs.aws.amazon.com/iot/latest/developerguide/connect-policy.html)."""
+    ident = identity(_allow(cloud, connect="esp32_*"))
+    ok = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(ok)
+    assert ok.handshake(uid("esp32").replace("-", "_")).reason == 0
+    other = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(other)
+    refused, seen = _refused(other, uid("annen"))
+    assert refused, f"iot:Connect on client/esp32_* let another client id in: {seen}"
+
+
+def test_receive_is_authorized_per_message(cloud, identity, closing):
+    """iot:Receive is checked for every message delivered: a subscription to kurs/# that the policy
+    allows still gets only the topics iot:Receive allows
+    (https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html: "iot:Receive ... is
+    checked every time a message is delivered")."""
+    ident = identity(_allow(cloud, subscribe="kurs/*", receive="kurs/lov/*"))
+    sub = Paho(cloud.mqtts_port, uid("mottaker"), identity=ident)
+    closing.append(sub)
+    assert sub.wait_connected().subscribe("kurs/#") == [1]
+    pub = Paho(cloud.mqtt_port, uid("sender"))
+    closing.append(pub)
+    pub.wait_connected()
+    pub.publish("kurs/annet/x", b"ikke til deg", qos=1)
+    pub.publish("kurs/lov/x", b"til deg", qos=1)
+    got = [m.payload for m in sub.drain(1.5)]
+    assert got == [b"til deg"], got
+    assert not sub.gone.is_set()

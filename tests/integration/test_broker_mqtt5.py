@@ -263,3 +263,66 @@ def test_server_disconnect_on_takeover_says_session_taken_over(cloud, closing):
     assert first.closed_within(5), "the first connection was not dropped"
     assert [p.reason for p in first.seen if p.type == mq.DISCONNECT] == [0x8E]
     assert eventually(lambda: not second.closed, 1)
+
+
+def test_session_expiry_elapses(cloud, closing):
+    """Session Expiry Interval 2 s: three seconds after the disconnect the session is gone; Clean
+    Start 0 gets Session Present 0 (MQTT 5.0 §3.1.2.11.2; [MQTT-3.1.2-23] the session is kept only
+    until the interval has passed)."""
+    cid = uid("kort")
+    props = mq.props((mq.SESSION_EXPIRY, 2))
+    raw = _v5(cloud, closing, cid)
+    assert raw.handshake(cid, clean=False, properties=props).reason == 0
+    raw.send(mq.subscribe(1, [(f"kurs/v5/{cid}", 1)], version=5))
+    raw.expect(mq.SUBACK)
+    raw.send(mq.disconnect())
+    raw.close()
+    time.sleep(3.5)
+    back = _v5(cloud, closing, cid)
+    ack = back.handshake(cid, clean=False, properties=props)
+    assert ack.reason == 0 and not ack.session_present, "the session outlived its expiry interval"
+
+
+def test_topic_alias_zero_is_a_protocol_error(cloud, closing):
+    """Topic Alias 0 is not permitted ([MQTT-3.3.2-8]): DISCONNECT 0x94 (or a plain close), nothing
+    delivered."""
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    raw.send(mq.publish("kurs/v5/alias0", b"x", qos=1, version=5, properties=mq.props((mq.TOPIC_ALIAS, 0))))
+    assert raw.closed_within(5), "the broker took Topic Alias 0"
+    assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0x94])
+
+
+def test_payload_over_128_kb_closes_an_mqtt5_connection(cloud, closing):
+    """Payload over AWS's 128 KB (quotas: "Message size ... 128 KB"): the MQTT 5 connection is closed,
+    DISCONNECT 0x95 Packet too large if the server says why (MQTT 5.0 §3.14.2.1; AWS
+    mqtt.html#mqtt-reason-codes)."""
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    raw.send(mq.publish("kurs/v5/stor", b"x" * (128 * 1024 + 1), qos=1, version=5))
+    assert raw.closed_within(5), "a payload over 128 KB was taken"
+    assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0x95])
+    assert not [p for p in raw.seen if p.type == mq.PUBACK]
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_will_with_qos2_is_refused(cloud, closing, version):
+    """A Will with QoS 2: AWS supports QoS 0 and 1 only (mqtt.html "AWS IoT differences from MQTT
+    specifications"); MQTT 5.0 [MQTT-3.2.2-12]: CONNACK 0x9B QoS not supported; on 3.1.1 the
+    connection is refused (closed, no CONNACK 0)."""
+    raw = mq.RawClient(cloud.mqtt_port, version=version)
+    closing.append(raw)
+    flags = 0x02 | 0x04 | (2 << 3)  # clean, will flag, will QoS 2
+    body = mq.utf8("MQTT") + bytes([version, flags]) + b"\x00\x3c"
+    if version == 5:
+        body += b"\x00"
+    body += mq.utf8(uid("testamente"))
+    if version == 5:
+        body += b"\x00"  # will properties
+    body += mq.utf8("kurs/testamente") + mq.utf8(b"borte")
+    raw.send(mq.packet(0x10, body))
+    assert raw.closed_within(5), "a Will with QoS 2 was accepted"
+    acks = [p.reason for p in raw.seen if p.type == mq.CONNACK]
+    assert 0 not in acks, acks
+    if version == 5:
+        assert acks in ([], [0x9B]), acks
