@@ -146,18 +146,26 @@ def test_empty_retained_publish_deletes_the_retained_message(cloud, closing):
     assert not [p for p in late.collect(quiet=1.0) if p.type == mq.PUBLISH]
 
 
-def test_clients_cannot_publish_lifecycle_events(cloud, closing):
-    """$aws/events/… are AWS IoT's own topics: clients may subscribe but not publish there
-    (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "Event topics":
-    allowed operation Subscribe). A spoofed `connected` event never reaches subscribers."""
-    spoof = f"$aws/events/presence/connected/{uid('falsk')}"
+@pytest.mark.parametrize("topic,watch", [
+    ("$aws/events/presence/connected/{id}", "$aws/events/presence/connected/+"),
+    ("$aws/events/subscriptions/subscribed/{id}", "$aws/events/subscriptions/subscribed/+"),
+    ("$aws/things/{id}/shadow/update/delta", "$aws/things/+/shadow/update/delta"),
+    ("$aws/things/{id}/shadow/update/accepted", "$aws/things/+/shadow/update/accepted"),
+])
+def test_clients_cannot_forge_aws_iot_messages(cloud, closing, topic, watch):
+    """Topics AWS IoT publishes itself allow clients only to subscribe
+    (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "Event topics" and
+    "Shadow topics": client operations allowed "Subscribe"; "Unsupported publish or subscribe
+    operations to reserved topics can result in a terminated connection"). A forged lifecycle event
+    or shadow reply never reaches subscribers."""
+    spoof = topic.format(id=uid("falsk"))
     watcher = Paho(cloud.mqtt_port, uid("vakt"))
     closing.append(watcher)
-    watcher.wait_connected().subscribe("$aws/events/presence/connected/+")
-    watcher.drain(0.5)
+    watcher.wait_connected().subscribe(watch)
+    watcher.drain(0.3)
     raw = mq.RawClient(cloud.mqtt_port)
     closing.append(raw)
     assert raw.handshake(uid("forfalsker")).reason == 0
-    raw.send(mq.publish(spoof, b'{"eventType": "connected"}', qos=1))
+    raw.send(mq.publish(spoof, b'{"state": {"lys": "av"}, "version": 99}', qos=1))
     raw.collect(quiet=1.0, total=3.0)
-    assert spoof not in [m.topic for m in watcher.drain(1.0)], "a client forged a lifecycle event"
+    assert spoof not in [m.topic for m in watcher.drain(1.0)], f"a client forged {spoof}"
