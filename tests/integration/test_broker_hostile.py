@@ -53,7 +53,7 @@ HIDDEN = mq.publish("kurs/smuglet", b"smuglet", qos=0)
     (b"kurs/\xff\xfe", "not valid UTF-8"),
     (b"kurs/a\x00b", "U+0000 in a topic name"),
     (b"kurs/\xed\xa0\x80", "a UTF-16 surrogate encoded in UTF-8"),
-])
+], ids=["plus", "hash", "bad-utf8", "nul", "surrogate"])
 def test_bad_topic_name_closes_the_connection_and_nothing_hidden_is_delivered(cloud, closing, watcher,
                                                                               topic, why):
     """PUBLISH with a wildcard in the topic name ([MQTT-3.3.2-2]), or a topic that is not
@@ -189,3 +189,62 @@ def test_second_connect_on_one_connection_closes_it(cloud, closing):
 def test_the_broker_still_serves_after_all_that(cloud, closing):
     """DESIGN.md: a bad message never kills the broker."""
     _broker_still_serves(cloud, closing)
+
+
+@pytest.mark.parametrize("case,data", [
+    ("PUBLISH before CONNECT", mq.publish("kurs/for-tidlig", b"x")),
+    ("SUBSCRIBE before CONNECT", mq.subscribe(1, [("kurs/#", 0)])),
+], ids=["publish", "subscribe"])
+def test_anything_but_connect_first_closes_the_connection(cloud, closing, watcher, case, data):
+    """The first packet from a client MUST be CONNECT ([MQTT-3.1.0-1]); anything else closes the
+    connection and is not acted on (a PUBLISH is never routed unauthenticated)."""
+    raw = mq.RawClient(cloud.mqtt_port)
+    closing.append(raw)
+    raw.send(data)
+    assert raw.closed_within(5), f"{case} was not answered by a close"
+    assert not [p for p in raw.seen if p.type in (mq.PUBACK, mq.SUBACK)]
+    assert "kurs/for-tidlig" not in [m.topic for m in watcher.drain(0.5)]
+
+
+@pytest.mark.parametrize("case,data", [
+    ("QoS 1 PUBLISH with packet id 0", mq.publish("kurs/pid0", b"x", qos=1, packet_id=0)),
+    ("PUBLISH with an empty topic name", mq.publish("", b"x")),
+    ("SUBSCRIBE without any filter", mq.packet(0x82, b"\x00\x01")),
+    ("SUBSCRIBE with wrong fixed-header flags", mq.packet(0x80, b"\x00\x01" + mq.utf8("kurs/x") + b"\x01")),
+    ("reserved packet type 0", b"\x00\x00"),
+    ("PUBLISH with both QoS bits set", mq.packet(0x36, mq.utf8("kurs/qos3") + b"\x00\x01x")),
+], ids=["packet-id-0", "empty-topic", "no-filters", "subscribe-flags", "type-0", "publish-qos3"])
+def test_malformed_packets_close_the_connection(cloud, closing, watcher, case, data):
+    """Malformed packets close the network connection (MQTT 3.1.1 §4.8; packet id non-zero
+    [MQTT-2.3.1-1]; topic names at least one character [MQTT-4.7.3-1]; a SUBSCRIBE without filters
+    [MQTT-3.8.3-3]; SUBSCRIBE fixed-header flags 0010 [MQTT-3.8.1-1]; QoS 3 PUBLISH [MQTT-3.3.1-4];
+    reserved packet types §2.2.1), and nothing in them is delivered."""
+    raw = _connected(cloud, closing)
+    raw.send(data)
+    assert raw.closed_within(5), f"the broker kept the connection after: {case}"
+    assert not [p for p in raw.seen if p.type in (mq.PUBACK, mq.SUBACK)], f"{case} was acknowledged"
+    assert not [m for m in watcher.drain(0.5) if m.topic in ("kurs/pid0", "kurs/qos3")]
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_client_id_over_128_bytes_is_refused(cloud, closing, version):
+    """AWS quotas: client id at most 128 bytes ("Client ID size",
+    https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits). Refused: CONNACK
+    0x02 Identifier rejected (3.1.1 §3.2.2.3) / 0x85 Client Identifier not valid (5; AWS
+    mqtt.html#mqtt-reason-codes), or closed without CONNACK."""
+    raw = mq.RawClient(cloud.mqtt_port, version=version)
+    closing.append(raw)
+    raw.send(mq.connect("x" * 129, version=version))
+    assert raw.closed_within(5), "a 129-byte client id was accepted"
+    acks = [p.reason for p in raw.seen if p.type == mq.CONNACK]
+    assert acks in ([], [0x02] if version == 4 else [0x85]), acks
+
+
+def test_empty_client_id_with_a_persistent_session_is_rejected(cloud, closing):
+    """MQTT 3.1.1: a zero-length client id with CleanSession 0 gets CONNACK 0x02 Identifier rejected
+    and the connection is closed ([MQTT-3.1.3-8])."""
+    raw = mq.RawClient(cloud.mqtt_port)
+    closing.append(raw)
+    raw.send(mq.connect("", clean=False))
+    assert raw.closed_within(5)
+    assert [p.reason for p in raw.seen if p.type == mq.CONNACK] == [0x02]
