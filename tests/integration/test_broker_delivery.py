@@ -151,7 +151,7 @@ def test_empty_retained_publish_deletes_the_retained_message(cloud, closing):
     ("$aws/events/subscriptions/subscribed/{id}", "$aws/events/subscriptions/subscribed/+"),
     ("$aws/things/{id}/shadow/update/delta", "$aws/things/+/shadow/update/delta"),
     ("$aws/things/{id}/shadow/update/accepted", "$aws/things/+/shadow/update/accepted"),
-])
+], ids=["presence", "subscribed", "shadow-delta", "shadow-accepted"])
 def test_clients_cannot_forge_aws_iot_messages(cloud, closing, topic, watch):
     """Topics AWS IoT publishes itself allow clients only to subscribe
     (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "Event topics" and

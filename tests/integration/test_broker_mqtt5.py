@@ -326,3 +326,15 @@ def test_will_with_qos2_is_refused(cloud, closing, version):
     assert 0 not in acks, acks
     if version == 5:
         assert acks in ([], [0x9B]), acks
+
+
+@pytest.mark.parametrize("asked,granted", [(5, 30), (0, 1200), (3000, 1200)])
+def test_keep_alive_is_clamped_and_announced(cloud, closing, asked, granted):
+    """AWS quotas, "Keep-alive period" (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits):
+    0 and anything over 1200 s become 1200 s, anything under 30 s becomes 30 s. An MQTT 5 server that
+    uses another value than the client asked for MUST say so in CONNACK Server Keep Alive
+    ([MQTT-3.2.2-21], MQTT 5.0 §3.2.2.3.14)."""
+    raw = _v5(cloud, closing)
+    ack = raw.handshake(raw.client_id, keepalive=asked)
+    assert ack.reason == 0
+    assert ack.properties.get(mq.SERVER_KEEP_ALIVE) == granted, ack.properties

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,11 @@ def clouds(tmp_path, monkeypatch):  # noqa: ANN001 - fixture
     started: list = []
 
     class Clouds:
-        def start(self):  # noqa: ANN202 - SkyInfo
+        def start(self, **env: str):  # noqa: ANN202 - SkyInfo
             from kurs import sky
 
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)  # the cloud process inherits it
             info = sky.start(**ports, quiet=True)
             started.append(info)
             return info
@@ -134,3 +137,19 @@ def test_queued_and_retained_messages_survive_kill_9(clouds, closing):
     clouds.kill(first)
     second = clouds.start()
     _check_messages(second, closing, *left)
+
+
+def test_persistent_session_expires(clouds, closing):
+    """A persistent session (clean_session=0) not resumed within the expiry period is discarded with
+    its queued messages; a later resume gets Session Present 0 (mqtt.html#mqtt-persistent-sessions,
+    "Ending a persistent session" and "Reconnection after a persistent session has expired"). AWS's
+    period is 1 hour; the cloud's ``KURS_SESSION_EXPIRY_S`` (the broker's hook for tests and
+    workshops) makes it 2 s here."""
+    info = clouds.start(KURS_SESSION_EXPIRY_S="2")
+    cid, topic, _ = _leave_messages(info, closing)
+    time.sleep(3.5)
+    back = mq.RawClient(info.mqtt_port)
+    closing.append(back)
+    ack = back.handshake(cid, clean=False)
+    assert ack.reason == 0 and not ack.session_present, "the session outlived its expiry period"
+    assert not [p for p in back.collect(quiet=1.0) if p.type == mq.PUBLISH]
