@@ -156,8 +156,10 @@ def test_denied_subscribe_is_refused(cloud, identity, closing, version):
     assert raw.handshake(uid("abonnent")).reason == 0
     raw.send(mq.subscribe(3, [("kurs/lov/a", 1), ("kurs/forbudt/#", 1)], version=version))
     ack = raw.read(5)
-    if version == 4 and ack is None:
+    if version == 4 and (ack is None or raw.closed_within(2)):
+        # AWS's way: the connection is closed (a SUBACK before the close must not grant the denied filter)
         assert raw.closed, "no SUBACK and no close for a denied SUBSCRIBE"
+        assert ack is None or (ack.type == mq.SUBACK and ack.reasons[1] == 0x80), ack
         return
     assert ack is not None and ack.type == mq.SUBACK, f"expected SUBACK, got {ack}"
     assert ack.reasons == [1, 0x80 if version == 4 else 0x87]
