@@ -210,18 +210,25 @@ def test_sdk_v2_mqtt5_certificate_without_policy_fails_to_connect(cloud, identit
 
 
 # --- awsiotsdk: shadow client --------------------------------------------------------------
-def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing):
-    """iotshadow against the local shadow service (device-shadow-mqtt.html): /get of a missing shadow
-    is rejected 404; an update of desired is accepted (version 1) and publishes /update/delta with the
-    difference and /update/documents with previous and current; once reported matches, /get has both
-    sections, version 2, and no delta."""
+@pytest.mark.parametrize("transport", ["mqtt3", "mqtt5"])
+def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing, transport):
+    """iotshadow against the local shadow service (device-shadow-mqtt.html), over the SDK's MQTT 3
+    connection and over its MQTT 5 client: /get of a missing shadow is rejected 404; an update of
+    desired is accepted (version 1) and publishes /update/delta with the difference and
+    /update/documents with previous and current; once reported matches, /get has both sections,
+    version 2, and no delta; an update naming a stale version is rejected 409."""
     from awscrt import mqtt
     from awsiot import iotshadow
 
     thing = uid("skygge")
     iot.create_thing(thingName=thing)
-    conn = _mqtt3(cloud, identity(ALLOW_ALL), thing, closing)
-    conn.connect().result(TIMEOUT)
+    if transport == "mqtt3":
+        conn = _mqtt3(cloud, identity(ALLOW_ALL), thing, closing)
+        conn.connect().result(TIMEOUT)
+    else:
+        c5 = Mqtt5(cloud, identity(ALLOW_ALL), thing, closing)
+        c5.connected.result(TIMEOUT)
+        conn = c5.client
     shadow = iotshadow.IotShadowClient(conn)
     seen: dict[str, list] = {k: [] for k in ("get_ok", "get_err", "upd_ok", "upd_err", "delta", "docs")}
     qos = mqtt.QoS.AT_LEAST_ONCE
