@@ -144,11 +144,14 @@ def start(args: Sequence[str], repo: Path = REPO) -> int:
 
 
 def test_tool_scripts(platform: str = sys.platform) -> list[tuple[str, str]]:
-    """(script, what is skipped without it): Chromium and hunspell come from apt, so Linux only."""
+    """(script, what is skipped without it): Chromium, hunspell and mosquitto-clients come from apt,
+    so Linux only."""
     if not platform.startswith("linux"):
         return []
     return [("scripts/setup-browser.sh", "Nettlesertesten hoppes over: fant ikke Chromium (se over)."),
-            ("scripts/setup-spelling.sh", "Staveprøven hoppes over: fant ikke hunspell med norsk ordbok (se over).")]
+            ("scripts/setup-spelling.sh", "Staveprøven hoppes over: fant ikke hunspell med norsk ordbok (se over)."),
+            ("scripts/setup-mqtt-clients.sh",
+             "Megler-testene med mosquitto_pub/mosquitto_sub hoppes over: fant ikke mosquitto-clients (se over).")]
 
 
 def test_commands(venv: Path, args: Sequence[str], platform: str = sys.platform) -> list[list[str]]:

@@ -72,7 +72,8 @@ def test_the_test_command_runs_ruff_then_pytest_with_nbval_from_the_venv():
 
 def test_chromium_and_hunspell_are_installed_only_where_apt_is():
     assert [s for s, _ in bootstrap.test_tool_scripts("linux")] == ["scripts/setup-browser.sh",
-                                                                    "scripts/setup-spelling.sh"]
+                                                                    "scripts/setup-spelling.sh",
+                                                                    "scripts/setup-mqtt-clients.sh"]
     assert bootstrap.test_tool_scripts("win32") == [] and bootstrap.test_tool_scripts("darwin") == []
 
 

@@ -1,0 +1,171 @@
+"""Delivery as subscribers see it on the wire: QoS, RETAIN and persistent sessions (item 10.3).
+
+Raw MQTT 3.1.1 subscribers show the fixed-header flags; paho-mqtt publishes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration import rawmqtt as mq
+from tests.integration.clients import Paho, uid
+
+pytestmark = pytest.mark.integration
+
+
+def _raw_sub(cloud, closing, topic_filter: str, qos: int, *, client_id: str | None = None,  # noqa: ANN001
+             clean: bool = True) -> mq.RawClient:
+    raw = mq.RawClient(cloud.mqtt_port)
+    closing.append(raw)
+    raw.client_id = client_id or uid("raa")
+    assert raw.handshake(raw.client_id, clean=clean).reason == 0
+    raw.send(mq.subscribe(1, [(topic_filter, qos)]))
+    assert raw.expect(mq.SUBACK).reasons == [qos]
+    return raw
+
+
+def _publisher(cloud, closing) -> Paho:  # noqa: ANN001
+    pub = Paho(cloud.mqtt_port, uid("pub"))
+    closing.append(pub)
+    return pub.wait_connected()
+
+
+@pytest.mark.parametrize("pub_qos,sub_qos", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_delivered_qos_is_the_minimum_of_publish_and_subscription(cloud, closing, pub_qos, sub_qos):
+    """MQTT 3.1.1 §3.8.4 [MQTT-3.8.4-6] / MQTT 5.0 §3.8.4 [MQTT-3.8.4-8]: a message is delivered
+    with min(QoS published, QoS granted). AWS mqtt.html "MQTT Quality of Service (QoS) options"."""
+    topic = f"kurs/qos/{uid('min')}"
+    sub = _raw_sub(cloud, closing, topic, sub_qos)
+    _publisher(cloud, closing).publish(topic, b"q", qos=pub_qos)
+    got = sub.expect(mq.PUBLISH, timeout=5)
+    assert got.qos == min(pub_qos, sub_qos)
+    assert not got.retain
+
+
+def test_retain_flag_is_set_only_when_a_retained_message_is_replayed_on_subscribe(cloud, closing):
+    """A retained message sent because of a new subscription carries RETAIN=1 ([MQTT-3.3.1-8]);
+    a message forwarded to a subscription that already existed carries RETAIN=0 even if it was
+    published with RETAIN=1 ([MQTT-3.3.1-9]). AWS mqtt.html#mqtt-retain: "Retained messages received
+    upon subscribing ... have the RETAIN flag set. Retained messages that are received by a
+    subscribing client after subscription, don't." """
+    topic = f"kurs/retain/{uid('flagg')}"
+    live = _raw_sub(cloud, closing, topic, 1)
+    pub = _publisher(cloud, closing)
+    pub.publish(topic, b"lagret", qos=1, retain=True)
+    forwarded = live.expect(mq.PUBLISH)
+    assert forwarded.payload == b"lagret" and not forwarded.retain
+
+    late = _raw_sub(cloud, closing, topic, 1)
+    replayed = late.expect(mq.PUBLISH)
+    assert replayed.payload == b"lagret" and replayed.retain
+    late.send(mq.puback(replayed.packet_id))
+
+
+def test_queued_delivery_to_a_resumed_session_has_retain_0(cloud, closing):
+    """A retained message published while a persistent subscriber was offline is queued for it as
+    a normal forwarded message: on resume it arrives with RETAIN=0 ([MQTT-3.3.1-9]; the
+    subscription already existed), exactly once."""
+    cid, topic = uid("hvilende"), f"kurs/retain/{uid('ko')}"
+    sub = _raw_sub(cloud, closing, topic, 1, client_id=cid, clean=False)
+    sub.send(mq.disconnect())
+    sub.close()
+    _publisher(cloud, closing).publish(topic, b"mens-borte", qos=1, retain=True)
+
+    back = mq.RawClient(cloud.mqtt_port)
+    closing.append(back)
+    ack = back.handshake(cid, clean=False)
+    assert ack.session_present
+    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    assert [(p.payload, p.retain) for p in got] == [(b"mens-borte", False)]
+
+
+def test_qos0_is_not_queued_and_qos1_is_delivered_on_resume(cloud, closing):
+    """Persistent session (clean_session=0), offline: AWS stores QoS 1 messages only
+    (mqtt.html#mqtt-persistent-sessions: "the message broker stores unacknowledged QoS 1 messages and
+    new QoS 1 messages"); on resume CONNACK Session Present = 1 ([MQTT-3.2.2-2]) and the QoS 1
+    message arrives, the QoS 0 one does not."""
+    cid, topic = uid("vedvarende"), f"kurs/ko/{uid('qos')}"
+    sub = _raw_sub(cloud, closing, topic, 1, client_id=cid, clean=False)
+    sub.send(mq.disconnect())
+    sub.close()
+    pub = _publisher(cloud, closing)
+    pub.publish(topic, b"qos0", qos=0)
+    pub.publish(topic, b"qos1", qos=1)
+
+    back = mq.RawClient(cloud.mqtt_port)
+    closing.append(back)
+    ack = back.handshake(cid, clean=False)
+    assert ack.reason == 0 and ack.session_present
+    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    assert [(p.payload, p.qos) for p in got] == [(b"qos1", 1)]
+
+
+def test_unacknowledged_qos1_is_sent_again_on_resume(cloud, closing):
+    """A QoS 1 message delivered but not acknowledged before the connection dropped is sent again
+    when the session resumes ([MQTT-4.4.0-1]: on reconnect with CleanSession 0 the server re-sends
+    unacknowledged PUBLISH packets with DUP=1; AWS mqtt.html#mqtt-persistent-sessions)."""
+    cid, topic = uid("ukvittert"), f"kurs/ko/{uid('dup')}"
+    sub = _raw_sub(cloud, closing, topic, 1, client_id=cid, clean=False)
+    _publisher(cloud, closing).publish(topic, b"en-gang-til", qos=1)
+    first = sub.expect(mq.PUBLISH)
+    assert first.payload == b"en-gang-til"
+    sub.close()  # no PUBACK, no DISCONNECT
+
+    back = mq.RawClient(cloud.mqtt_port)
+    closing.append(back)
+    assert back.handshake(cid, clean=False).session_present
+    again = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    assert [p.payload for p in again] == [b"en-gang-til"]
+    assert again[0].dup
+
+
+def test_clean_session_reconnect_discards_the_old_session(cloud, closing):
+    """CleanSession=1 discards the previous session: Session Present 0 and no queued messages
+    ([MQTT-3.1.2-6], [MQTT-3.2.2-1]; AWS mqtt.html "Ending a persistent session")."""
+    cid, topic = uid("rens"), f"kurs/ko/{uid('rens')}"
+    sub = _raw_sub(cloud, closing, topic, 1, client_id=cid, clean=False)
+    sub.send(mq.disconnect())
+    sub.close()
+    _publisher(cloud, closing).publish(topic, b"glemt", qos=1)
+    back = mq.RawClient(cloud.mqtt_port)
+    closing.append(back)
+    ack = back.handshake(cid, clean=True)
+    assert ack.reason == 0 and not ack.session_present
+    assert not [p for p in back.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+def test_empty_retained_publish_deletes_the_retained_message(cloud, closing):
+    """A RETAIN=1 PUBLISH with a zero-byte payload removes the retained message; a later subscriber
+    gets nothing ([MQTT-3.3.1-10], [MQTT-3.3.1-11]; AWS mqtt.html#mqtt-retain "Deleting a retained
+    message")."""
+    topic = f"kurs/retain/{uid('slett')}"
+    pub = _publisher(cloud, closing)
+    pub.publish(topic, b"snart borte", qos=1, retain=True)
+    pub.publish(topic, b"", qos=1, retain=True)
+    late = _raw_sub(cloud, closing, topic, 1)
+    assert not [p for p in late.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+@pytest.mark.parametrize("topic,watch", [
+    ("$aws/events/presence/connected/{id}", "$aws/events/presence/connected/+"),
+    ("$aws/events/subscriptions/subscribed/{id}", "$aws/events/subscriptions/subscribed/+"),
+    ("$aws/things/{id}/shadow/update/delta", "$aws/things/+/shadow/update/delta"),
+    ("$aws/things/{id}/shadow/update/accepted", "$aws/things/+/shadow/update/accepted"),
+], ids=["presence", "subscribed", "shadow-delta", "shadow-accepted"])
+def test_clients_cannot_forge_aws_iot_messages(cloud, closing, topic, watch):
+    """Topics AWS IoT publishes itself allow clients only to subscribe
+    (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "Event topics" and
+    "Shadow topics": client operations allowed "Subscribe"; "Unsupported publish or subscribe
+    operations to reserved topics can result in a terminated connection"). A forged lifecycle event
+    or shadow reply never reaches subscribers."""
+    spoof = topic.format(id=uid("falsk"))
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe(watch)
+    watcher.drain(0.3)
+    raw = mq.RawClient(cloud.mqtt_port)
+    closing.append(raw)
+    assert raw.handshake(uid("forfalsker")).reason == 0
+    raw.send(mq.publish(spoof, b'{"state": {"lys": "av"}, "version": 99}', qos=1))
+    raw.collect(quiet=1.0, total=3.0)
+    assert spoof not in [m.topic for m in watcher.drain(1.0)], f"a client forged {spoof}"
