@@ -95,9 +95,8 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     store.install_http_hook()
     plane.reset_hooks.append(store.wipe)
     # With --lan only the mutual-TLS listener is on the network: it admits registered, ACTIVE
-    # certificates and nothing else, while the AWS API (behind the front door: its own credentials)
-    # and plain MQTT stay
-    # on 127.0.0.1.
+    # certificates and nothing else, while the AWS API (behind the front door: its own
+    # credentials) and plain MQTT stay on 127.0.0.1.
     broker = CloudBroker(broker_config(HOST, mqtt_port, mqtts_port), on_publish=plane.on_publish,
                          authorize=plane.authorize, principal_valid=registry.is_active,
                          identify=registry.identify, tls_context=registry.context,
