@@ -231,7 +231,16 @@ class VirtualBoard:
             app_version=self.app.version, app_path=self.app.path, app_libraries=frozenset(self.app_libraries),
             mac=self.mac, flashed_at=self.flashed_at, watchdog_s=self.watchdog_s, auto_server=self.auto_server,
             pin_changed=self._pin_changed, reboot=self._reboot_now, forget_overrides=self._forget_overrides,
-            check_source=self.check_source)
+            check_source=self.check_source, local_cloud_now=self._local_cloud_now)
+
+    def _local_cloud_now(self) -> str | None:
+        """The local cloud's MQTT address now, for a board kurs pointed there (it may have moved)."""
+        if not self.auto_server:
+            return None
+        now = _local_cloud_mqtt()
+        if now:
+            self.auto_server = now
+        return now
 
     def _power_off(self) -> None:
         fw, self.fw = self.fw, None

@@ -32,3 +32,5 @@ class BoardHooks:
     reboot: Callable[[str], None]                     # power-cycle now, with this reset reason
     forget_overrides: Callable[[dict[str, Any]], None]  # Cfg.set/RPC replaced these settings
     check_source: Callable[[str, str], str | None]    # the mJS checker's complaint, or None
+    # Where the local cloud's MQTT is now (host:port), when kurs pointed this board at it; else None.
+    local_cloud_now: Callable[[], str | None]

@@ -142,18 +142,14 @@ class MqttApi:
     def _follow_local_cloud(self) -> bool:
         """A board kurs pointed at the local cloud (it had no ``mqtt.server`` of its own) follows
         the cloud to its new port when a restart had to move it (kurs.sky.process.choose_ports)."""
-        board = getattr(self.fw, "board", None)
-        before = getattr(board, "auto_server", None)
         link = self.link
-        if not before or link is None or link.settings.tls:
+        if link is None or link.settings.tls:
             return False
-        from kurs.esp32.board import _local_cloud_mqtt
-
-        now = _local_cloud_mqtt()
+        before = f"{link.settings.host}:{link.settings.port}"
+        now = self.fw.board.local_cloud_now()
         if not now or now == before:
             return False
         host, _, port = now.rpartition(":")
-        board.auto_server = now
         self.fw.console.log("kurs", LL_INFO, f"Den lokale skyen har flyttet fra {before} til {now}; kobler til der.")
         link.stop(wait=False)
         self.link = MqttLink(replace(link.settings, host=host, port=int(port)), self, self.fw.post)

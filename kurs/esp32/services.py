@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from kurs.esp32.console import Console
 from kurs.esp32.events import EventBus
+from kurs.esp32.hooks import BoardHooks
 from kurs.esp32.js_runtime import JsRuntime
 from kurs.esp32.mos_config import Config
 
@@ -27,6 +28,7 @@ class MqttClient(Protocol):
 
 
 class FirmwareServices(Protocol):
+    board: BoardHooks
     config: Config
     console: Console
     events: EventBus

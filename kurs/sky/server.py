@@ -14,7 +14,7 @@ import signal
 import sys
 
 from kurs.sky import ca
-from kurs.sky.broker import CloudBroker, broker_config
+from kurs.sky.broker import CloudBroker, ListenerBindError, broker_config
 from kurs.sky.broker.dataplane import DataPlane
 from kurs.sky.controlplane import CertificateRegistry, MotoServer
 from kurs.sky.info import HOST, SkyInfo, log_file, sky_dir, state_file
@@ -104,13 +104,8 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     broker.on_presence = _write_clients
     try:
         await broker.start()
-    except Exception as exc:
-        from kurs.sky.process import _port_free
-
-        for name, port in (("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port)):
-            if not _port_free(port):
-                raise _port_taken(name, port) from exc
-        raise
+    except ListenerBindError as exc:
+        raise _port_taken(exc.key, mqtt_port if exc.key == "mqtt_port" else mqtts_port) from exc
     loop = asyncio.get_running_loop()
     plane.attach(broker, loop)
     from kurs.sky import wiring

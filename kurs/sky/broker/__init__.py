@@ -52,6 +52,21 @@ def broker_config(host: str, mqtt_port: int, mqtts_port: int | None = None) -> d
     return {"host": host, "mqtt_port": mqtt_port, "mqtts_port": mqtts_port}
 
 
+class ListenerBindError(OSError):
+    """A listener's port could not be bound; ``key`` names it as in the broker config."""
+
+    def __init__(self, key: str, cause: OSError) -> None:
+        super().__init__(cause.errno, str(cause))
+        self.key = key
+
+
+async def _bind(key: str, creating: Any) -> Any:
+    try:
+        return await creating
+    except OSError as exc:
+        raise ListenerBindError(key, exc) from exc
+
+
 class CloudBroker:
     """The listeners and timers around :class:`BrokerCore`; every method runs on its event loop."""
 
@@ -109,16 +124,17 @@ class CloudBroker:
         self.core.on_presence = fn
 
     async def start(self) -> None:
+        """Bind the listeners; a port that cannot be bound raises :class:`ListenerBindError`."""
         loop = asyncio.get_running_loop()
         host = self.config["host"]
-        self._servers.append(await loop.create_server(lambda: MqttProtocol(self.core), host,
-                                                      self.config["mqtt_port"], backlog=1024))
+        self._servers.append(await _bind("mqtt_port", loop.create_server(
+            lambda: MqttProtocol(self.core), host, self.config["mqtt_port"], backlog=1024)))
         if self.tls_context is not None and self.config.get("mqtts_port"):
             # A failed handshake (unknown certificate, none at all) is refused inside asyncio's
             # TLS layer; the client sees the TLS alert, as with AWS IoT.
-            self._servers.append(await loop.create_server(
+            self._servers.append(await _bind("mqtts_port", loop.create_server(
                 lambda: MqttProtocol(self.core, tls=True, identify=self.identify), self.tls_host,
-                self.config["mqtts_port"], ssl=self.tls_context, ssl_handshake_timeout=10, backlog=1024))
+                self.config["mqtts_port"], ssl=self.tls_context, ssl_handshake_timeout=10, backlog=1024)))
         self._timer = loop.create_task(self._timers())
 
     async def _timers(self) -> None:
