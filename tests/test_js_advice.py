@@ -40,7 +40,10 @@ SOURCE = "\n".join([
     ("MJS error: actual arg #2 is not a function, but undefined (init.js:3)", ["verdi nr. 3 skal være en funksjon"],
      "function(conn, topic, msg)"),
     ("MJS error: got 2 actuals, but function takes 3 args (init.js:3)", ["fikk 2 verdier, men tar 3"], "null"),
-    ("MJS error: type error (init.js:7)", ["kan ikke bruke denne verdien"], "mJS"),
+    # mJS's OP_GET on text, a number or a function: name the read, and the usual cause (msg is text).
+    ("MJS error: type error (init.js:7)", ["«state.btnCount» kan ikke leses", "msg.on"], "JSON.parse(msg)"),
+    ("MJS callback error: type error (init.js:4)", ["msg er tekst", "«msg.on»"], "let state = JSON.parse(msg);"),
+    ("MJS error: type error (init.js:2)", ["kan ikke bruke denne verdien"], "mJS"),
     ("koden brukte for lang tid uten å gi fra seg kontrollen (en evig løkke?)", ["evig løkke"], "Timer.set"),
 ])
 def test_each_runtime_error_gets_norwegian_advice_at_the_cells_line(error, says, fix):

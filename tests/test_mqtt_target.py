@@ -38,7 +38,9 @@ def test_provisioning_no_longer_imports_the_mode_resolving_facade():
     assert "kurs.mqtt" not in _imports("kurs/provisioning/setup.py")
 
 
-def test_lokal_is_the_local_cloud_even_when_the_settings_say_aws(monkeypatch):
+def test_lokal_is_the_local_cloud_even_when_the_settings_say_aws(monkeypatch, tmp_path):
+    # A state folder with no running cloud: a running one's own info would come first.
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
     monkeypatch.setenv("KURS_MODUS", "aws")  # no keys, no confirmation: aws would refuse
     monkeypatch.setenv("KURS_MQTT_HOST", "127.0.0.1")
     monkeypatch.setenv("KURS_MQTT_PORT", "18830")

@@ -91,7 +91,10 @@ def explain(error: str, source: str | None = None) -> Advice:
         return Advice(f"{where}: mJS kan ikke gjøre dette med en slik verdi (for eksempel en funksjon inne i et "
                       "objekt som skal bli JSON).", "Lagre bare tall, tekst, true/false, lister og objekter av "
                       "slike i tilstanden du sender.")
-    if error.rstrip(" .").endswith("type error") or "MJS error: type error" in error:
+    if re.search(r"\btype error\b", error):
+        read = _property_read(code or "")
+        if read is not None:
+            return _type_error_on_read(where, *read)
         return Advice(f"{where}: mJS kan ikke bruke denne verdien slik (mange metoder fra vanlig JavaScript, "
                       "som toUpperCase eller prototype, finnes ikke i mJS).",
                       "Se hvilke funksjoner mJS har i eksemplene i notatboka, og hold deg til dem.")
@@ -104,6 +107,28 @@ def explain(error: str, source: str | None = None) -> Advice:
     return Advice(f"{where}: {error}",
                   "Se på linjen feilen peker på. Sammenlign med eksemplet i notatboka; store og små bokstaver "
                   "teller.")
+
+
+# Globals of the Mongoose OS API: ``GPIO.write`` on a line is a call, not the failing read.
+_API_GLOBALS = frozenset({"GPIO", "MQTT", "Timer", "Sys", "Cfg", "JSON", "Shadow", "Event", "AWS", "RPC", "Math"})
+
+
+def _property_read(code: str) -> tuple[str, str] | None:
+    """The first ``object.field`` read on a line that is not an API call (``msg.on`` in ``GPIO.write(led, msg.on)``)."""
+    for match in re.finditer(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)", code):
+        if match.group(1) not in _API_GLOBALS:
+            return match.group(1), match.group(2)
+    return None
+
+
+def _type_error_on_read(where: str, name: str, field: str) -> Advice:
+    """mJS stops with "type error" when a field is read from text, a number or a function (OP_GET)."""
+    if name == "msg":
+        return Advice(f"{where}: msg er tekst, så «msg.{field}» kan ikke leses (mJS stopper med «type error»).",
+                      f"Gjør meldingen om til et objekt først: let state = JSON.parse(msg); og bruk state.{field}.")
+    return Advice(f"{where}: «{name}.{field}» kan ikke leses, for {name} er ikke et objekt (mJS stopper med "
+                  "«type error»). En MQTT-melding er tekst: msg.on finnes ikke før du har gjort den om.",
+                  f"Er {name} meldingen fra MQTT.sub, gjør den om først: let {name} = JSON.parse(msg);")
 
 
 def _argument(where: str, number: int, kind: str, error: str, code: str) -> Advice:
