@@ -53,10 +53,7 @@ def _new_client_id() -> str:
 def _sky_defaults() -> tuple[str, int, int, str | None]:
     from kurs import sky
 
-    # The running cloud first: after a restart that had to move a port, its info is the truth.
-    info = sky.status()
-    if info is not None:
-        return info.host, info.mqtt_port, info.mqtts_port, info.ca_file
+    sky.status()  # re-points an environment kurs set, when a restart moved the cloud's ports
     host = os.environ.get("KURS_MQTT_HOST")
     if host:
         return (host, int(os.environ["KURS_MQTT_PORT"]), int(os.environ["KURS_MQTTS_PORT"]),

@@ -26,9 +26,18 @@ def user_keys(user_name: str = "kurs-deltaker") -> dict[str, str]:
     return make(user_name)
 
 
+# What apply_env() last put in this process's environment: status() follows a moved cloud only
+# while the environment still says exactly that (never one a user or a test changed).
+_applied: dict[str, str] = {}
+_FOLLOWED_KEYS = ("AWS_ENDPOINT_URL", "KURS_MQTT_HOST", "KURS_MQTT_PORT", "KURS_MQTTS_PORT")
+
+
 def apply_env(sky: SkyInfo) -> None:
     """Point this process (boto3, the aws CLI it starts, kurs.mqtt) at the local cloud."""
-    os.environ.update(sky.env())
+    env = sky.env()
+    os.environ.update(env)
+    _applied.clear()
+    _applied.update({key: env[key] for key in _FOLLOWED_KEYS})
     _reset_boto3_default_session()
 
 
@@ -162,12 +171,11 @@ def status() -> SkyInfo | None:
 
 
 def _follow(current: SkyInfo) -> None:
-    was = os.environ.get("AWS_ENDPOINT_URL", "")
-    # Only an environment kurs set for a local cloud (apply_env, `kurs sky env`), never real AWS's.
-    if not os.environ.get("KURS_MQTT_HOST") or not was.startswith(f"http://{current.host}:"):
-        return
-    if (was, os.environ.get("KURS_MQTT_PORT"), os.environ.get("KURS_MQTTS_PORT")) == (
-            current.endpoint_url, str(current.mqtt_port), str(current.mqtts_port)):
+    if not _applied or any(os.environ.get(key) != value for key, value in _applied.items()):
+        return  # kurs did not set this environment (or someone changed it since): leave it alone
+    now = {"AWS_ENDPOINT_URL": current.endpoint_url, "KURS_MQTT_HOST": current.host,
+           "KURS_MQTT_PORT": str(current.mqtt_port), "KURS_MQTTS_PORT": str(current.mqtts_port)}
+    if now == _applied:
         return
     apply_env(current)
     print(f"Den lokale skyen har fått nye porter (AWS-API på {current.http_port}, MQTT på {current.mqtt_port}, "
