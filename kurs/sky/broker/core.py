@@ -288,7 +288,8 @@ class BrokerCore:
             why = self._denied(conn, "iot:Connect", client_id)
             if why:
                 self._refuse_connect(conn, None, codec.NOT_AUTHORIZED,
-                                     f"policyen nektet iot:Connect: {why}", "AUTHORIZATION_FAILED")
+                                     f"policyen nektet iot:Connect på {why}. Tilkoblingen lukkes uten svar"
+                                     " (som i AWS IoT)", "AUTHORIZATION_FAILED")
                 return
         will = p.will
         if will is not None:
