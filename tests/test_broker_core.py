@@ -647,3 +647,56 @@ def test_shadow_requests_and_basic_ingest_are_allowed():
     for topic in ("$aws/things/t/shadow/update", "$aws/things/t/shadow/name/n/get", "$aws/rules/regel/a"):
         w.send(c, mp.publish(topic, b"{}", qos=1))
     assert [p.kind for p in link.take()] == [PUBACK] * 3 and not link.closed
+
+
+def test_mqtt5_subscription_identifier_is_a_protocol_error_0xa1():
+    """MQTT 5 section 3.2.2.3.12: CONNACK said Subscription Identifiers Available 0."""
+    w = World()
+    c, link = w.client("sid", level=5)
+    link.take()
+    w.send(c, mp.packet(0x82, b"\x00\x01" + mp.props(b"\x0b\x07") + mp.s("a") + b"\x01"))
+    assert link.closed and [p.fields["code"] for p in link.take() if p.kind == DISCONNECT] == [0xA1]
+
+
+def test_expired_retained_message_is_not_replayed():
+    """MQTT 5 [MQTT-3.3.2-5]: message expiry applies to a retained message."""
+    w = World()
+    pub, _ = w.client("pub5", level=5)
+    w.send(pub, mp.publish("r/x", b"kort", retain=True, level=5, properties=b"\x02" + (1).to_bytes(4, "big")))
+    w.clock.advance(2)
+    sub, ls = w.client("sub")
+    ls.take()
+    w.subscribe(sub, ls, "r/#")
+    assert ls.publishes() == [] and w.core.retained_messages() == []
+
+
+def test_mqtt5_will_delay_is_cancelled_by_a_reconnect_and_sent_when_it_runs_out():
+    """MQTT 5 section 3.1.3.2.2 and [MQTT-3.1.3-9]."""
+    w = World()
+    watch, lw = w.client("watch")
+    lw.take()
+    w.subscribe(watch, lw, "will/#", qos=0)
+    props = b"\x11" + (60).to_bytes(4, "big")
+    will_props = mp.props(b"\x18" + (5).to_bytes(4, "big"))
+    body = (mp.s("MQTT") + bytes([5, 0x04]) + b"\x00\x3c" + mp.props(props) + mp.s("d")
+            + will_props + mp.s("will/d") + mp.s("borte"))
+    for reconnect in (True, False):
+        conn, link = w.open(level=5)
+        w.send(conn, mp.packet(0x10, body))
+        w.core.connection_lost(conn)
+        w.clock.advance(3)
+        w.core.tick()
+        if reconnect:
+            w.client("d", level=5, clean=False, properties=props)
+            w.clock.advance(5)
+            w.core.tick()
+            assert lw.publishes() == []
+            w.core.connection_lost(w.core.sessions["d"].connection)
+            w.clock.advance(10)
+            w.core.tick()
+            assert lw.publishes() == []  # that connection had no will
+        else:
+            assert lw.publishes() == []
+            w.clock.advance(2)
+            w.core.tick()
+            assert [m["payload"] for m in lw.publishes()] == [b"borte"]

@@ -110,6 +110,8 @@ class BrokerCore:
         self.sessions: dict[str, Session] = {}
         self.tree = SubscriptionTree()
         self.retained: dict[str, RetainedMessage] = {}
+        self.retained_expiry: dict[str, float] = {}  # MQTT 5 message expiry of retained messages
+        self._delayed_wills: dict[str, tuple[float, ClientConnection]] = {}  # MQTT 5 Will Delay Interval
         self.lifecycle = Lifecycle(self._publish_event, clock)
         self._pending_by_source: dict[str, list[ClientConnection]] = {}
         # Persistence (kurs.sky.broker.journal): every change to persistent state is journaled
@@ -196,7 +198,15 @@ class BrokerCore:
         log.info("Klient %r koblet fra%s", conn.client_id, "" if clean else f" ({_REASONS_NO.get(reason, reason)})")
         self.lifecycle.disconnected(conn, reason, clean)
         if conn.will is not None and not clean:
-            self._publish_will(conn)
+            delay = float(conn.will.properties.get(codec.WILL_DELAY, 0)) if conn.level == MQTT5 else 0.0
+            if session is not None and session.persistent:
+                delay = min(delay, session.expiry_s)  # sent at the latest when the session ends
+            else:
+                delay = 0.0
+            if delay > 0:  # MQTT 5 section 3.1.3.2.2: held back; a reconnect in time cancels it
+                self._delayed_wills[conn.client_id] = (self.clock() + delay, conn)
+            else:
+                self._publish_will(conn)
         self._presence_changed()
 
     def _forget_pending(self, conn: ClientConnection) -> None:
@@ -341,6 +351,9 @@ class BrokerCore:
             self._end_session(old)
             old = None
         session_present = old is not None
+        delayed = self._delayed_wills.pop(client_id, None)
+        if delayed is not None and not session_present:
+            self._publish_will(delayed[1])  # its session ended: the held Will goes now [MQTT-3.1.3-9]
         session = old or Session(client_id, expiry)
         session.expiry_s = expiry
         session.connection = conn
@@ -496,7 +509,7 @@ class BrokerCore:
             if codec.MESSAGE_EXPIRY in props:
                 expires_at = now + props[codec.MESSAGE_EXPIRY]
         if retain:
-            self._retain(topic, payload, qos, now)
+            self._retain(topic, payload, qos, now, expires_at)
         matches = self.tree.match(topic)
         if not matches:
             return
@@ -604,25 +617,33 @@ class BrokerCore:
             self._drain(session)
 
     # --- retained messages ------------------------------------------------------------------
-    def _retain(self, topic: str, payload: bytes, qos: int, now: float) -> None:
+    def _retain(self, topic: str, payload: bytes, qos: int, now: float, expires_at: float | None = None) -> None:
+        self.retained_expiry.pop(topic, None)
         if payload:
             self.retained[topic] = RetainedMessage(topic, bytes(payload), qos, int(now * 1000))
+            if expires_at is not None:  # MQTT 5 message expiry applies to a retained message too
+                self.retained_expiry[topic] = expires_at
         else:  # an empty retained message deletes it [MQTT-3.3.1-10]
             self.retained.pop(topic, None)
         self._record("retain", topic=topic, payload=base64.b64encode(payload).decode() if payload else "",
-                     qos=qos, ms=int(now * 1000))
+                     qos=qos, ms=int(now * 1000), exp=expires_at)
 
     # Both may be called from other threads (moto's HTTP handlers): each reads the dict in one
     # step under the GIL, never iterating it in Python code.
     def retained_messages(self) -> list[RetainedMessage]:
-        return sorted(list(self.retained.values()), key=lambda m: m.topic)
+        now, expiry = self.clock(), self.retained_expiry
+        return sorted((m for m in list(self.retained.values()) if expiry.get(m.topic, now + 1) > now),
+                      key=lambda m: m.topic)
 
     def retained_message(self, topic: str) -> RetainedMessage | None:
+        if self.retained_expiry.get(topic, self.clock() + 1) <= self.clock():
+            return None
         return self.retained.get(topic)
 
     def reset(self) -> None:
         """The instructor's reset: retained messages and stored sessions of offline clients go."""
         self.retained.clear()
+        self.retained_expiry.clear()
         for session in list(self.sessions.values()):
             if session.connection is None:
                 self._end_session(session)
@@ -633,6 +654,12 @@ class BrokerCore:
         session = conn.session
         assert session is not None
         level = conn.level
+        if level == MQTT5 and codec.SUBSCRIPTION_ID in p.properties:
+            # CONNACK said Subscription Identifiers Available 0 (AWS IoT has none): MQTT 5
+            # section 3.2.2.3.12, a Protocol Error answered with DISCONNECT 0xA1.
+            log.warning("Kobler fra %s: abonnements-ID-er støttes ikke av AWS IoT", conn.label)
+            self.drop(conn, "CLIENT_ERROR", codec.SUB_IDS_NOT_SUPPORTED)
+            return
         failure = codec.UNSPECIFIED_ERROR
         codes: list[int] = []
         granted: list[tuple[str, Subscription, bool]] = []
@@ -686,14 +713,21 @@ class BrokerCore:
 
     def _replay_retained(self, conn: ClientConnection, session: Session, topic_filter: str,
                          sub: Subscription) -> None:
+        now = self.clock()
         for msg in list(self.retained.values()):
             if not filter_matches(topic_filter, msg.topic) or not self._may_receive(conn, msg.topic):
                 continue
+            expires_at = self.retained_expiry.get(msg.topic)
+            if expires_at is not None and expires_at <= now:  # [MQTT-3.3.2-5]: expired, gone
+                self.retained.pop(msg.topic, None)
+                self.retained_expiry.pop(msg.topic, None)
+                continue
             qos = min(msg.qos, sub.qos)
             if qos == 0:
-                conn.link.write(codec.encode_publish(conn.level, msg.topic, msg.payload, 0, True))
+                conn.link.write(codec.encode_publish(conn.level, msg.topic, msg.payload, 0, True,
+                                                     props=self._props_out(None, expires_at, now)))
             else:  # RETAIN=1 only here, on a replay for a new subscription [MQTT-3.3.1-8]
-                self._enqueue(session, Outgoing(msg.topic, msg.payload, 1, True))
+                self._enqueue(session, Outgoing(msg.topic, msg.payload, 1, True, None, expires_at))
 
     def _on_unsubscribe(self, conn: ClientConnection, p: codec.Unsubscribe) -> None:
         session = conn.session
@@ -764,6 +798,10 @@ class BrokerCore:
                     out.sent_at = now
                     self._write_publish(conn, out, dup=True)
             self._drain(session)
+        for cid, (due, gone) in list(self._delayed_wills.items()):
+            if due <= now:
+                del self._delayed_wills[cid]
+                self._publish_will(gone)
         for session in list(self.sessions.values()):
             if session.connection is None and session.expired(now):
                 log.info("Den lagrede økten til %r er utløpt", session.client_id)

@@ -65,8 +65,8 @@ def export_state(core: Any) -> dict[str, Any]:
             "subscriptions": {f: subscription_record(sub) for f, sub in s.subscriptions.items()},
             "queue": [message_record(o) for o in queue],
         })
-    retained = [{"topic": m.topic, "payload": _b64(m.payload), "qos": m.qos, "last_modified_ms": m.last_modified_ms}
-                for m in core.retained.values()]
+    retained = [{"topic": m.topic, "payload": _b64(m.payload), "qos": m.qos, "last_modified_ms": m.last_modified_ms,
+                 "expires_at": core.retained_expiry.get(m.topic)} for m in core.retained.values()]
     return {"sessions": sessions, "retained": retained, "seq": core.seq}
 
 
@@ -86,6 +86,8 @@ def import_state(core: Any, data: dict[str, Any] | None, records: list[dict[str,
     for m in data.get("retained", []):
         core.retained[m["topic"]] = RetainedMessage(m["topic"], base64.b64decode(m["payload"]), int(m["qos"]),
                                                     int(m["last_modified_ms"]))
+        if m.get("expires_at") is not None:
+            core.retained_expiry[m["topic"]] = float(m["expires_at"])
     core.seq = max(core.seq, int(data.get("seq", 0)))
     for rec in records:
         apply(core, rec)
@@ -127,8 +129,11 @@ def apply(core: Any, rec: dict[str, Any]) -> None:
         seq = int(rec["seq"])
         session.pending = type(session.pending)(o for o in session.pending if o.seq != seq)
     elif op == "retain":
+        core.retained_expiry.pop(rec["topic"], None)
         if rec.get("payload"):
             core.retained[rec["topic"]] = RetainedMessage(rec["topic"], base64.b64decode(rec["payload"]),
                                                           int(rec["qos"]), int(rec["ms"]))
+            if rec.get("exp") is not None:
+                core.retained_expiry[rec["topic"]] = float(rec["exp"])
         else:
             core.retained.pop(rec["topic"], None)
