@@ -700,3 +700,29 @@ def test_mqtt5_will_delay_is_cancelled_by_a_reconnect_and_sent_when_it_runs_out(
             w.clock.advance(2)
             w.core.tick()
             assert [m["payload"] for m in lw.publishes()] == [b"borte"]
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_shared_subscription_gives_each_message_to_one_member(level):
+    """AWS IoT developer guide, "MQTT" (shared subscriptions, MQTT 3.1.1 and 5); MQTT 5 section 4.8.2."""
+    w = World()
+    members = [w.client(f"m{i}", level=level) for i in range(2)]
+    for conn, link in members:
+        link.take()
+        assert w.subscribe(conn, link, "$share/gruppe/jobb/#", qos=1) == [1]
+    alle, la = w.client("alle")
+    la.take()
+    w.subscribe(alle, la, "jobb/#", qos=1)
+    for i in range(10):
+        w.core.publish("jobb/x", b"%d" % i, qos=1)
+    got = [[m["payload"] for m in link.publishes()] for _, link in members]
+    assert sorted(got[0] + got[1]) == sorted(b"%d" % i for i in range(10)) and all(got)
+    assert len(la.publishes()) == 10
+
+
+@pytest.mark.parametrize("topic_filter", ["$share//a", "$share/g+/a", "$share/g", "$share/g/a/#/b"])
+def test_invalid_shared_filters_are_refused(topic_filter):
+    w = World()
+    c, link = w.client("s")
+    link.take()
+    assert w.subscribe(c, link, topic_filter) == [0x80]

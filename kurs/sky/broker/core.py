@@ -31,7 +31,14 @@ from kurs.sky.broker.retained import RetainedMessage
 from kurs.sky.broker.sessions import Outgoing, Session, Subscription
 from kurs.sky.broker.snapshot import export_state, message_record, subscription_record
 from kurs.sky.broker.subscriptions import SubscriptionTree
-from kurs.sky.broker.topics import filter_matches, filter_problem, reserved_topic_problem, topic_problem
+from kurs.sky.broker.topics import (
+    filter_matches,
+    filter_problem,
+    reserved_topic_problem,
+    shared_problem,
+    split_shared,
+    topic_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +119,7 @@ class BrokerCore:
         self.retained: dict[str, RetainedMessage] = {}
         self.retained_expiry: dict[str, float] = {}  # MQTT 5 message expiry of retained messages
         self._delayed_wills: dict[str, tuple[float, ClientConnection]] = {}  # MQTT 5 Will Delay Interval
+        self._share_turns: dict[str, int] = {}  # round robin per shared subscription
         self.lifecycle = Lifecycle(self._publish_event, clock)
         self._pending_by_source: dict[str, list[ClientConnection]] = {}
         # Persistence (kurs.sky.broker.journal): every change to persistent state is journaled
@@ -218,7 +226,7 @@ class BrokerCore:
 
     def _end_session(self, session: Session) -> None:
         for topic_filter in session.subscriptions:
-            self.tree.remove(topic_filter, session.client_id)
+            self.tree_remove(session.client_id, topic_filter)
         if self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
         if session.journaled:
@@ -369,7 +377,7 @@ class BrokerCore:
                              codec.RETAIN_AVAILABLE: 1, codec.MAXIMUM_PACKET_SIZE: self.limits.max_packet_size,
                              codec.TOPIC_ALIAS_MAXIMUM: self.limits.topic_alias_maximum,
                              codec.WILDCARD_SUB_AVAILABLE: 1, codec.SUB_ID_AVAILABLE: 0,
-                             codec.SHARED_SUB_AVAILABLE: 0}
+                             codec.SHARED_SUB_AVAILABLE: 1}
             if assigned:
                 connack_props[codec.ASSIGNED_CLIENT_ID] = client_id
             if float(props.get(codec.SESSION_EXPIRY, 0)) != expiry:
@@ -514,12 +522,21 @@ class BrokerCore:
         if not matches:
             return
         best: dict[str, Subscription] = {}
+        shared: dict[str, list[tuple[str, Subscription]]] | None = None
         for cid, sub in matches:  # overlapping filters: one copy at the highest QoS [MQTT-3.3.5-1]
+            if sub.share:
+                if shared is None:
+                    shared = {}
+                shared.setdefault(sub.share, []).append((cid.split("\x00", 1)[0], sub))
+                continue
             have = best.get(cid)
             if have is None or sub.qos > have.qos:
                 best[cid] = sub
+        targets = best.items()
+        if shared:  # one member of each share gets it [MQTT-4.8.2-4]
+            targets = list(targets) + [self._share_member(share, members) for share, members in shared.items()]
         encoded: dict[tuple[int, int, bool], bytes] = {}
-        for cid, sub in best.items():
+        for cid, sub in targets:
             if sub.no_local and cid == client_id:
                 continue
             session = self.sessions.get(cid)
@@ -543,6 +560,31 @@ class BrokerCore:
                 conn.link.write(data)
                 continue
             self._enqueue(session, Outgoing(topic, payload, 1, out_retain, fwd_props, expires_at))
+
+    def _share_member(self, share: str, members: list[tuple[str, Subscription]]) -> tuple[str, Subscription]:
+        """Round robin over the share's members, connected ones first."""
+        members.sort(key=lambda m: m[0])
+        online = [m for m in members if (s := self.sessions.get(m[0])) is not None and s.connection is not None]
+        pool = online or members
+        turn = self._share_turns.get(share, 0)
+        self._share_turns[share] = turn + 1
+        return pool[turn % len(pool)]
+
+    def tree_add(self, client_id: str, topic_filter: str, sub: Subscription) -> None:
+        """Index a session's subscription; a shared one under its inner filter, one key per member."""
+        name, inner = split_shared(topic_filter)
+        if name is None:
+            self.tree.add(topic_filter, client_id, sub)
+            return
+        sub.share = topic_filter
+        self.tree.add(inner, f"{client_id}\x00{topic_filter}", sub)
+
+    def tree_remove(self, client_id: str, topic_filter: str) -> None:
+        name, inner = split_shared(topic_filter)
+        if name is None:
+            self.tree.remove(topic_filter, client_id)
+        else:
+            self.tree.remove(inner, f"{client_id}\x00{topic_filter}")
 
     @staticmethod
     def _props_out(props: codec.Properties | None, expires_at: float | None, now: float) -> codec.Properties | None:
@@ -665,7 +707,8 @@ class BrokerCore:
         granted: list[tuple[str, Subscription, bool]] = []
         denied = False
         for i, (topic_filter, options) in enumerate(p.filters):
-            problem = filter_problem(topic_filter)
+            problem = shared_problem(topic_filter) if topic_filter.startswith("$share/") else filter_problem(
+                topic_filter)
             if problem:
                 log.warning("Avviste abonnement for %s: %s", conn.label, problem)
                 codes.append(codec.TOPIC_FILTER_INVALID if level == MQTT5 else failure)
@@ -693,7 +736,7 @@ class BrokerCore:
             codes.append(qos)
         for topic_filter, sub, _ in granted:
             session.subscriptions[topic_filter] = sub
-            self.tree.add(topic_filter, session.client_id, sub)
+            self.tree_add(session.client_id, topic_filter, sub)
         conn.link.write(codec.encode_suback(level, p.packet_id, codes))
         if granted:
             self.lifecycle.subscribed(conn, [f for f, _, _ in granted])
@@ -707,8 +750,8 @@ class BrokerCore:
             self.drop(conn, "AUTH_ERROR")
             return
         for topic_filter, sub, is_new in granted:  # retained messages after the SUBACK [MQTT-3.3.1-6]
-            if sub.retain_handling == 2 or (sub.retain_handling == 1 and not is_new):
-                continue
+            if sub.share or sub.retain_handling == 2 or (sub.retain_handling == 1 and not is_new):
+                continue  # none for a shared subscription (MQTT 5 section 4.8.2)
             self._replay_retained(conn, session, topic_filter, sub)
 
     def _replay_retained(self, conn: ClientConnection, session: Session, topic_filter: str,
@@ -735,7 +778,7 @@ class BrokerCore:
         codes, removed = [], []
         for topic_filter in p.filters:
             if session.subscriptions.pop(topic_filter, None) is not None:
-                self.tree.remove(topic_filter, session.client_id)
+                self.tree_remove(session.client_id, topic_filter)
                 codes.append(codec.SUCCESS)
                 removed.append(topic_filter)
             else:

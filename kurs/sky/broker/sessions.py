@@ -21,6 +21,7 @@ class Subscription:
     no_local: bool = False
     retain_as_published: bool = False
     retain_handling: int = 0
+    share: str = ""  # the whole "$share/<name>/<filter>" for a shared subscription, else ""
 
 
 @dataclass(slots=True)

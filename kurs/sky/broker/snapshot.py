@@ -98,7 +98,7 @@ def import_state(core: Any, data: dict[str, Any] | None, records: list[dict[str,
             del core.sessions[session.client_id]
             continue
         for topic_filter, sub in session.subscriptions.items():
-            core.tree.add(topic_filter, session.client_id, sub)
+            core.tree_add(session.client_id, topic_filter, sub)
     return len(core.sessions), len(core.retained)
 
 

@@ -69,9 +69,26 @@ def filter_problem(topic_filter: str) -> str | None:
     slashes = topic_filter.count("/") - (3 if topic_filter.startswith("$aws/things/") else 0)
     if slashes > MAX_TOPIC_SLASHES:
         return f"emnefilteret har mer enn {MAX_TOPIC_SLASHES} skråstreker: {topic_filter!r}"
-    if topic_filter.startswith("$share/"):
-        return "delte abonnementer ($share/…) støttes ikke i den lokale skyen"
     return None
+
+
+def split_shared(topic_filter: str) -> tuple[str | None, str]:
+    """(share name, inner filter) of ``$share/<name>/<filter>`` (MQTT 5 section 4.8.2; AWS IoT
+    supports shared subscriptions for MQTT 3.1.1 and 5), or (None, the filter)."""
+    if not topic_filter.startswith("$share/"):
+        return None, topic_filter
+    _, name, inner = (topic_filter.split("/", 2) + ["", ""])[:3]
+    return name, inner
+
+
+def shared_problem(topic_filter: str) -> str | None:
+    """Why a ``$share/…`` filter is invalid (Norwegian), or None [MQTT-4.8.2-1, -4.8.2-2]."""
+    name, inner = split_shared(topic_filter)
+    if name is None:
+        return None
+    if not name or "+" in name or "#" in name or not inner:
+        return f"ugyldig delt abonnement (skal være $share/<navn>/<emnefilter>): {topic_filter!r}"
+    return filter_problem(inner)
 
 
 def filter_matches(topic_filter: str, topic: str) -> bool:
