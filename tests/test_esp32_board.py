@@ -526,3 +526,24 @@ def test_load_runs_a_file_again_and_let_may_repeat_like_mjs(tmp_path, boards):
     board = run(boards, app)
     board.wait_for("n 2 ")
     assert board.console.count("teller.js ran") == 2
+
+
+def test_a_press_held_past_the_debounce_counts_even_when_the_firmware_task_is_busy(tmp_path, boards):
+    # On the ESP32 the pin is sampled when the debounce timer ends (mgos_gpio.c), in real time; a busy
+    # task only delays the handler. Here the event loop is blocked for longer than the whole press,
+    # so both edges are handled late: the press must still count, once.
+    app = make_app(tmp_path, """
+        load('api_gpio.js');
+        let n = 0;
+        GPIO.set_button_handler(0, GPIO.PULL_UP, GPIO.INT_EDGE_NEG, 20, function() {
+          n = n + 1;
+          print('trykk', n);
+        }, null);
+    """)
+    board = run(boards, app)
+    mark = board.console.mark()
+    board.fw.post(lambda: time.sleep(0.3))  # the firmware's task is busy for 300 ms
+    board.click(hold_s=0.08)                 # an 80 ms press, like the board panel's button
+    board.wait_for("trykk 1", since=mark)
+    time.sleep(0.2)
+    assert board.console.count("trykk") == 1

@@ -288,7 +288,8 @@ class VirtualBoard:
             raise CourseError("Kortet er ikke startet.", "Kall start() først.")
         if pressed:
             self._action_mark = self.console.mark()
-        fw.post(lambda: fw.gpio.set_button(pressed))
+        at = time.monotonic()  # when the finger moved, not when the busy firmware task got to it
+        fw.post(lambda: fw.gpio.set_button(pressed, at))
 
     def pin_level(self, pin: int) -> int:
         fw = self.fw

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ class Pin:
     level: int = 0  # what the pin reads now
     button: bool = False      # set_button_handler: debounce by timer, then check the level
     debouncing: bool = False  # a debounce timer is running (further edges are ignored)
+    # (when, level) of the last changes, in the outside world's time: a debounce looks up the level
+    # at its deadline, so a busy event loop never turns an 80 ms press into none.
+    history: list[tuple[float, int]] = field(default_factory=list)
+
+    def level_at(self, when: float) -> int:
+        for changed, level in reversed(self.history):
+            if changed <= when:
+                return level
+        return self.history[0][1] ^ 1 if self.history else self.level
 
 
 class Gpio:
@@ -62,11 +71,11 @@ class Gpio:
         state = self.pins.get(pin)
         return state.level if state is not None else 0
 
-    def set_button(self, pressed: bool) -> None:
-        """The BOOT button moves (runs on the event loop)."""
+    def set_button(self, pressed: bool, at: float | None = None) -> None:
+        """The BOOT button moves (runs on the event loop; ``at``: when it moved, time.monotonic())."""
         self.button_pressed = pressed
         if self.button_pin in self.pins:
-            self._update(self.button_pin)
+            self._update(self.button_pin, at)
 
     # -- internals ---------------------------------------------------------------------------
     def _input_level(self, pin: int, state: Pin) -> int:
@@ -79,19 +88,21 @@ class Gpio:
             return 1
         return 0
 
-    def _update(self, pin: int) -> None:
+    def _update(self, pin: int, at: float | None = None) -> None:
         state = self.pins[pin]
         old = state.level
         new = state.out if state.mode == MODE_OUTPUT else self._input_level(pin, state)
         if new == old:
             return
+        at = time.monotonic() if at is None else at
         state.level = new
+        state.history = [*state.history[-7:], (at, new)]
         if self._on_change is not None:
             self._on_change(pin, new)
         if state.mode == MODE_INPUT:
-            self._maybe_interrupt(pin, state, old, new)
+            self._maybe_interrupt(pin, state, old, new, at)
 
-    def _maybe_interrupt(self, pin: int, state: Pin, old: int, new: int) -> None:
+    def _maybe_interrupt(self, pin: int, state: Pin, old: int, new: int, at: float) -> None:
         if state.callback < 0 or not state.int_enabled:
             return
         mode = state.int_mode
@@ -102,7 +113,7 @@ class Gpio:
         if not fire:
             return
         if state.button:
-            self._debounce(pin, state)
+            self._debounce(pin, state, at)
             return
         if state.debounce_ms > 0:
             now = time.monotonic()
@@ -113,7 +124,7 @@ class Gpio:
         # Handlers run on the firmware's task, after the interrupt, like mgos' non-ISR handlers.
         self.fw.post(lambda: self.fw.invoke(callback, [pin]))
 
-    def _debounce(self, pin: int, state: Pin) -> None:
+    def _debounce(self, pin: int, state: Pin, edge_at: float) -> None:
         """mgos_gpio.c's button handler: the first edge starts a ``debounce_ms`` timer (edges
         meanwhile are ignored); when it ends the handler runs only if the pin still reads the
         level the edge went to (low for INT_EDGE_NEG, high for INT_EDGE_POS)."""
@@ -121,17 +132,18 @@ class Gpio:
             return
         state.debouncing = True
         callback, mode = state.callback, state.int_mode
+        deadline = edge_at + state.debounce_ms / 1000.0
 
         def settled() -> None:
             state.debouncing = False
             if state.callback != callback or not state.int_enabled:
                 return
-            level = state.level
+            level = state.level_at(deadline)
             if (mode == INT_EDGE_ANY or (mode == INT_EDGE_NEG and level == 0)
                     or (mode == INT_EDGE_POS and level == 1)):
                 self.fw.invoke(callback, [pin])
 
-        self.fw.call_later(state.debounce_ms / 1000.0, settled)
+        self.fw.call_later(max(0.0, deadline - time.monotonic()), settled)
 
     def _valid(self, pin: Any) -> bool:
         return isinstance(pin, int) and pin in VALID_PINS
