@@ -5,6 +5,8 @@ Raw MQTT 3.1.1 subscribers show the fixed-header flags; paho-mqtt publishes.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.integration import rawmqtt as mq
@@ -169,3 +171,99 @@ def test_clients_cannot_forge_aws_iot_messages(cloud, closing, topic, watch):
     raw.send(mq.publish(spoof, b'{"state": {"lys": "av"}, "version": 99}', qos=1))
     raw.collect(quiet=1.0, total=3.0)
     assert spoof not in [m.topic for m in watcher.drain(1.0)], f"a client forged {spoof}"
+
+
+def _connect_with_will(cloud, closing, topic: str, payload: bytes, *, version: int = 4,  # noqa: ANN001
+                       will_props: bytes = b"") -> mq.RawClient:
+    raw = mq.RawClient(cloud.mqtt_port, version=version)
+    closing.append(raw)
+    flags = 0x02 | 0x04 | (1 << 3)  # clean, will, will QoS 1
+    body = mq.utf8("MQTT") + bytes([version, flags]) + b"\x00\x3c"
+    if version == 5:
+        body += b"\x00"
+    body += mq.utf8(uid("testamente"))
+    if version == 5:
+        body += will_props or b"\x00"
+    body += mq.utf8(topic) + mq.utf8(payload)
+    raw.send(mq.packet(0x10, body))
+    assert raw.expect(mq.CONNACK).reason == 0
+    return raw
+
+
+def test_will_is_published_when_the_connection_is_lost_not_on_disconnect(cloud, closing):
+    """Last Will and Testament (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-lwt):
+    a client that disappears without DISCONNECT has its Will published ([MQTT-3.1.2-8]); one that
+    sends DISCONNECT does not ([MQTT-3.1.2-10])."""
+    topic = f"kurs/testamente/{uid('lwt')}"
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe(topic)
+
+    polite = _connect_with_will(cloud, closing, topic, b"ryddig")
+    polite.send(mq.disconnect())
+    polite.close()
+    lost = _connect_with_will(cloud, closing, topic, b"borte")
+    lost.close()  # no DISCONNECT
+    got = [m.payload for m in watcher.drain(1.5)]
+    assert got == [b"borte"], got
+
+
+def test_mqtt5_will_delay_lets_a_quick_reconnect_cancel_the_will(cloud, closing):
+    """MQTT 5 Will Delay Interval (MQTT 5.0 §3.1.3.2.2): the Will is held for the delay and not sent
+    if the client reconnects with the same client id in time ([MQTT-3.1.3-9]); AWS mqtt.html "MQTT 5
+    supported features" lists the will delay."""
+    topic = f"kurs/testamente/{uid('forsinket')}"
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe(topic)
+    raw = mq.RawClient(cloud.mqtt_port, version=5)
+    closing.append(raw)
+    cid = uid("forsinket")
+    flags = 0x04 | (1 << 3)  # clean start 0, will, will QoS 1
+    body = (mq.utf8("MQTT") + bytes([5, flags]) + b"\x00\x3c" + mq.props((mq.SESSION_EXPIRY, 60)) + mq.utf8(cid)
+            + mq.props((0x18, 5)) + mq.utf8(topic) + mq.utf8(b"for sent"))
+    raw.send(mq.packet(0x10, body))
+    assert raw.expect(mq.CONNACK).reason == 0
+    raw.close()  # lost, will delayed 5 s
+    back = mq.RawClient(cloud.mqtt_port, version=5)
+    closing.append(back)
+    assert back.handshake(cid, clean=False, properties=mq.props((mq.SESSION_EXPIRY, 60))).reason == 0
+    assert watcher.next_message(6.5) is None, "the delayed Will was sent although the client came back"
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_shared_subscription_delivers_each_message_to_one_member(cloud, closing, version):
+    """Shared subscriptions `$share/<group>/<filter>` (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt5-shared-subscription,
+    for MQTT 3.1.1 and 5; MQTT 5.0 §4.8.2): each message goes to one member of the group, every
+    message to some member; an ordinary subscriber to the same topic gets them all."""
+    topic, group = f"kurs/delt/{uid('jobb')}", uid("gruppe")
+    members = []
+    for i in range(2):
+        m = Paho(cloud.mqtt_port, uid(f"medlem{i}"), v5=version == 5)
+        closing.append(m)
+        assert m.wait_connected().subscribe(f"$share/{group}/{topic}") == [1]
+        members.append(m)
+    everyone = Paho(cloud.mqtt_port, uid("alle"))
+    closing.append(everyone)
+    everyone.wait_connected().subscribe(topic)
+    pub = _publisher(cloud, closing)
+    sent = [str(i).encode() for i in range(10)]
+    for p in sent:
+        pub.publish(topic, p, qos=1)
+    shared = [m.payload for member in members for m in member.drain(1.0)]
+    assert sorted(shared) == sorted(sent), f"shared members got {shared}"
+    assert sorted(m.payload for m in everyone.drain(0.5)) == sorted(sent)
+
+
+def test_expired_retained_message_is_not_replayed(cloud, closing):
+    """A retained message with Message Expiry Interval 1 s is not sent to a subscriber that comes
+    after it expired ([MQTT-3.3.2-5]; MQTT 5.0 §3.3.2.3.3)."""
+    from tests.integration.clients import v5_props
+
+    topic = f"kurs/retain/{uid('utlopt')}"
+    pub = Paho(cloud.mqtt_port, uid("pub5"), v5=True)
+    closing.append(pub)
+    pub.wait_connected().publish(topic, b"gammel", qos=1, retain=True, properties=v5_props(MessageExpiryInterval=1))
+    time.sleep(2.2)
+    late = _raw_sub(cloud, closing, topic, 1)
+    assert not [p for p in late.collect(quiet=1.0) if p.type == mq.PUBLISH], "an expired retained message came"

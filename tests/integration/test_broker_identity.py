@@ -48,6 +48,8 @@ def test_certificate_without_policy_cannot_connect(cloud, identity, closing, ver
     closing.append(raw)
     refused, seen = _refused(raw, uid("ingen-policy"))
     assert refused, f"a certificate with no policy got in: {seen}"
+    if version == 5:  # if MQTT 5 says why, it says 0x87 Not authorized (mqtt.html#mqtt-reason-codes: CONNACK)
+        assert [p.reason for p in raw.seen if p.type == mq.CONNACK] in ([], [0x87]), seen
 
 
 def test_certificate_without_policy_cannot_resume_someone_elses_persistent_session(cloud, identity, closing):
@@ -258,3 +260,56 @@ def test_receive_is_authorized_per_message(cloud, identity, closing):
     got = [m.payload for m in sub.drain(1.5)]
     assert got == [b"til deg"], got
     assert not sub.gone.is_set()
+
+
+def test_the_course_device_policy_binds_the_client_id_to_the_attached_thing(cloud, iot, identity, closing):
+    """The course's least-privilege device policy (kurs.provisioning.device_policy): iot:Connect on
+    client/${iot:Connection.Thing.ThingName} with iot:Connection.Thing.IsAttached
+    (https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html). The
+    certificate attached to thing T gets in as T, not as another client id; it may publish to
+    devices/T/… but not to devices/<other>/… (closed, nothing delivered)."""
+    from kurs.provisioning import device_policy
+
+    ident = identity(device_policy.document(cloud.region, cloud.account_id))
+    thing, other = uid("esp32").replace("-", "_"), uid("esp32").replace("-", "_")
+    iot.create_thing(thingName=thing)
+    iot.attach_thing_principal(thingName=thing, principal=ident.cert_arn)
+
+    stranger = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(stranger)
+    refused, seen = _refused(stranger, other)
+    assert refused, f"the device certificate got in under another client id: {seen}"
+
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe("devices/#")
+    dev = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(dev)
+    assert dev.handshake(thing).reason == 0
+    dev.send(mq.publish(f"devices/{thing}/events", b"egen", qos=1, packet_id=1))
+    assert dev.expect(mq.PUBACK).packet_id == 1
+    dev.send(mq.publish(f"devices/{other}/events", b"andres", qos=1, packet_id=2))
+    assert dev.closed_within(5), "publishing as another thing did not close the connection"
+    got = [(m.topic, m.payload) for m in watcher.drain(1.0)]
+    assert (f"devices/{thing}/events", b"egen") in got and all(p != b"andres" for _, p in got)
+
+
+def test_retained_publish_needs_iot_retain_publish(cloud, identity, closing):
+    """A RETAIN=1 PUBLISH needs iot:RetainPublish as well as iot:Publish
+    (https://docs.aws.amazon.com/iot/latest/developerguide/retained-message-policy-examples.html;
+    iot-policy-actions.html "iot:RetainPublish"). Without it the retained publish is denied (3.1.1:
+    no PUBACK, closed) and nothing is retained; the same policy publishes without RETAIN fine."""
+    ident = identity(_allow(cloud, publish="kurs/*"))
+    topic = f"kurs/{uid('beholdt')}"
+    raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(raw)
+    assert raw.handshake(uid("uten-retain")).reason == 0
+    raw.send(mq.publish(topic, b"vanlig", qos=1, packet_id=1))
+    assert raw.expect(mq.PUBACK).packet_id == 1
+    raw.send(mq.publish(topic, b"beholdt", qos=1, packet_id=2, retain=True))
+    assert raw.closed_within(5), "a retained publish without iot:RetainPublish was taken"
+    assert not [p for p in raw.seen if p.type == mq.PUBACK and p.packet_id == 2]
+    late = Paho(cloud.mqtt_port, uid("sen"))
+    closing.append(late)
+    late.wait_connected().subscribe(topic)
+    assert late.next_message(1.0) is None, "the denied retained message was stored"

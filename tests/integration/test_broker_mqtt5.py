@@ -338,3 +338,42 @@ def test_keep_alive_is_clamped_and_announced(cloud, closing, asked, granted):
     ack = raw.handshake(raw.client_id, keepalive=asked)
     assert ack.reason == 0
     assert ack.properties.get(mq.SERVER_KEEP_ALIVE) == granted, ack.properties
+
+
+def test_request_response_properties_pass_through(cloud, closing):
+    """Response Topic, Correlation Data, Payload Format Indicator and Content Type reach the
+    subscriber unaltered (MQTT 5.0 §3.3.2.3.2, §3.3.2.3.5, §3.3.2.3.6, §3.3.2.3.9; [MQTT-3.3.2-4],
+    [MQTT-3.3.2-20]; AWS mqtt.html "MQTT 5 supported features": request/response, payload format,
+    content type)."""
+    topic = f"kurs/v5/{uid('svar')}"
+    sub = Paho(cloud.mqtt_port, uid("sub"), v5=True)
+    closing.append(sub)
+    sub.wait_connected().subscribe(topic)
+    pub = Paho(cloud.mqtt_port, uid("pub"), v5=True)
+    closing.append(pub)
+    pub.wait_connected().publish(topic, "{}", qos=1, properties=v5_props(
+        ResponseTopic="kurs/v5/svar-her", CorrelationData=b"\x00\x01id", PayloadFormatIndicator=1,
+        ContentType="application/json"))
+    m = sub.next_message(5)
+    assert m is not None
+    assert m.properties.ResponseTopic == "kurs/v5/svar-her"
+    assert m.properties.CorrelationData == b"\x00\x01id"
+    assert m.properties.PayloadFormatIndicator == 1
+    assert m.properties.ContentType == "application/json"
+
+
+def test_unsubscribe_reports_and_stops_delivery(cloud, closing):
+    """UNSUBACK reason codes (MQTT 5.0 §3.11.2.1): 0x00 for an existing subscription, 0x11 No
+    subscription existed for an unknown one; nothing is delivered on the removed filter
+    ([MQTT-3.10.4-2])."""
+    topic = f"kurs/v5/{uid('avmeld')}"
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    raw.send(mq.subscribe(1, [(topic, 1)], version=5))
+    raw.expect(mq.SUBACK)
+    raw.send(mq.unsubscribe(2, [topic, "kurs/v5/aldri-abonnert"], version=5))
+    assert raw.expect(mq.UNSUBACK).reasons == [0x00, 0x11]
+    pub = Paho(cloud.mqtt_port, uid("pub"))
+    closing.append(pub)
+    pub.wait_connected().publish(topic, b"x", qos=1)
+    assert not [p for p in raw.collect(quiet=1.0) if p.type == mq.PUBLISH]
