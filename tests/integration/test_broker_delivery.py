@@ -210,8 +210,8 @@ def test_will_is_published_when_the_connection_is_lost_not_on_disconnect(cloud, 
 
 def test_mqtt5_will_delay_lets_a_quick_reconnect_cancel_the_will(cloud, closing):
     """MQTT 5 Will Delay Interval (MQTT 5.0 §3.1.3.2.2): the Will is held for the delay and not sent
-    if the client reconnects with the same client id in time ([MQTT-3.1.3-9]); AWS mqtt.html "MQTT 5
-    supported features" lists the will delay."""
+    if the client reconnects to its session in time ([MQTT-3.1.3-9]); AWS supports MQTT 5 Wills
+    (mqtt.html#mqtt-lwt) and does not list the delay among its differences from the spec."""
     topic = f"kurs/testamente/{uid('forsinket')}"
     watcher = Paho(cloud.mqtt_port, uid("vakt"))
     closing.append(watcher)
