@@ -267,3 +267,32 @@ def test_expired_retained_message_is_not_replayed(cloud, closing):
     time.sleep(2.2)
     late = _raw_sub(cloud, closing, topic, 1)
     assert not [p for p in late.collect(quiet=1.0) if p.type == mq.PUBLISH], "an expired retained message came"
+
+
+def test_takeover_with_a_persistent_session_carries_the_session_over(cloud, closing):
+    """A device that reboots and reconnects (clean_session=0) while its old TCP connection still looks
+    alive: the new connection takes over (the old one is closed) and resumes the session, Session
+    Present 1, and receives what is published next (mqtt.html "AWS IoT differences from MQTT
+    specifications": the previously connected client is disconnected; #mqtt-persistent-sessions)."""
+    cid, topic = uid("omstart"), f"kurs/ko/{uid('overtak')}"
+    old = _raw_sub(cloud, closing, topic, 1, client_id=cid, clean=False)
+    new = mq.RawClient(cloud.mqtt_port)
+    closing.append(new)
+    ack = new.handshake(cid, clean=False)
+    assert ack.reason == 0 and ack.session_present, "the session did not carry over to the new connection"
+    assert old.closed_within(5), "the old connection was not closed"
+    _publisher(cloud, closing).publish(topic, b"etter omstart", qos=1)
+    got = new.expect(mq.PUBLISH)
+    assert got.payload == b"etter omstart"
+
+
+def test_retained_replay_uses_the_lower_qos(cloud, closing):
+    """A retained message published with QoS 0 is replayed to a QoS 1 subscription as QoS 0
+    (MQTT 3.1.1 §3.8.4 [MQTT-3.8.4-6]: min of the message's and the granted QoS)."""
+    topic = f"kurs/retain/{uid('qos')}"
+    pub = _publisher(cloud, closing)
+    pub.publish(topic, b"qos0", qos=0, retain=True)
+    pub.publish(f"{topic}/markør", b"", qos=1)  # its PUBACK means the QoS 0 one before it was handled
+    late = _raw_sub(cloud, closing, topic, 1)
+    replay = late.expect(mq.PUBLISH)
+    assert (replay.payload, replay.qos, replay.retain) == (b"qos0", 0, True)

@@ -377,3 +377,36 @@ def test_unsubscribe_reports_and_stops_delivery(cloud, closing):
     closing.append(pub)
     pub.wait_connected().publish(topic, b"x", qos=1)
     assert not [p for p in raw.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+def test_client_maximum_packet_size_is_respected(cloud, closing):
+    """A client that says Maximum Packet Size 256 is never sent a larger packet: the broker drops that
+    message for it and keeps the connection ([MQTT-3.1.2-24], [MQTT-3.1.2-25]); smaller ones arrive."""
+    topic = f"kurs/v5/{uid('liten')}"
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id, properties=mq.props((mq.MAXIMUM_PACKET_SIZE, 256))).reason == 0
+    raw.send(mq.subscribe(1, [(topic, 1)], version=5))
+    raw.expect(mq.SUBACK)
+    pub = Paho(cloud.mqtt_port, uid("pub"))
+    closing.append(pub)
+    pub.wait_connected()
+    pub.publish(topic, b"x" * 1000, qos=1)
+    pub.publish(topic, b"liten", qos=1)
+    got = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    assert [p.payload for p in got] == [b"liten"]
+    assert not raw.closed
+
+
+def test_subscription_identifier_is_refused_when_not_available(cloud, closing):
+    """AWS IoT does not support Subscription Identifiers (mqtt.html "MQTT 5 supported features"); a
+    SUBSCRIBE carrying one when CONNACK said Subscription Identifiers Available 0 is a protocol error:
+    DISCONNECT 0xA1 Subscription Identifiers not supported, or a plain close (MQTT 5.0 §3.2.2.3.12:
+    a SUBSCRIBE with a Subscription Identifier to a server that does not support them is a Protocol
+    Error)."""
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    body = b"\x00\x01" + mq.props((mq.SUBSCRIPTION_ID, 7)) + mq.utf8("kurs/v5/subid") + b"\x01"
+    raw.send(mq.packet(0x82, body))
+    assert raw.closed_within(5), "a SUBSCRIBE with a Subscription Identifier was taken"
+    assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0xA1])
+    assert not [p for p in raw.seen if p.type == mq.SUBACK and p.reasons and p.reasons[0] < 0x80]
