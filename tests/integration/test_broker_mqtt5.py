@@ -407,6 +407,6 @@ def test_subscription_identifier_is_refused_when_not_available(cloud, closing):
     assert raw.handshake(raw.client_id).reason == 0
     body = b"\x00\x01" + mq.props((mq.SUBSCRIPTION_ID, 7)) + mq.utf8("kurs/v5/subid") + b"\x01"
     raw.send(mq.packet(0x82, body))
-    assert raw.closed_within(5), "a SUBSCRIBE with a Subscription Identifier was taken"
+    assert raw.closed_within(5), f"a SUBSCRIBE with a Subscription Identifier was taken: {[(p.type, p.reasons) for p in raw.seen]}"
     assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0xA1])
     assert not [p for p in raw.seen if p.type == mq.SUBACK and p.reasons and p.reasons[0] < 0x80]
