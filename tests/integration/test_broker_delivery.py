@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration import rawmqtt as mq
 from tests.integration.clients import Paho, uid
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def test_queued_delivery_to_a_resumed_session_has_retain_0(cloud, closing):
     closing.append(back)
     ack = back.handshake(cid, clean=False)
     assert ack.session_present
-    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = back.publishes(1)
     assert [(p.payload, p.retain) for p in got] == [(b"mens-borte", False)]
 
 
@@ -98,7 +99,7 @@ def test_qos0_is_not_queued_and_qos1_is_delivered_on_resume(cloud, closing):
     closing.append(back)
     ack = back.handshake(cid, clean=False)
     assert ack.reason == 0 and ack.session_present
-    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = back.publishes(1)
     assert [(p.payload, p.qos) for p in got] == [(b"qos1", 1)]
 
 
@@ -116,7 +117,7 @@ def test_unacknowledged_qos1_is_sent_again_on_resume(cloud, closing):
     back = mq.RawClient(cloud.mqtt_port)
     closing.append(back)
     assert back.handshake(cid, clean=False).session_present
-    again = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    again = back.publishes(1)
     assert [p.payload for p in again] == [b"en-gang-til"]
     assert again[0].dup
 
@@ -204,7 +205,7 @@ def test_will_is_published_when_the_connection_is_lost_not_on_disconnect(cloud, 
     polite.close()
     lost = _connect_with_will(cloud, closing, topic, b"borte")
     lost.close()  # no DISCONNECT
-    got = [m.payload for m in watcher.drain(1.5)]
+    got = [m.payload for m in watcher.wait_messages(1, settle=0.5)]
     assert got == [b"borte"], got
 
 
@@ -250,9 +251,10 @@ def test_shared_subscription_delivers_each_message_to_one_member(cloud, closing,
     sent = [str(i).encode() for i in range(10)]
     for p in sent:
         pub.publish(topic, p, qos=1)
-    shared = [m.payload for member in members for m in member.drain(1.0)]
+    assert sorted(m.payload for m in everyone.wait_messages(len(sent))) == sorted(sent)
+    eventually(lambda: sum(m.messages.qsize() for m in members) >= len(sent), 5)
+    shared = [m.payload for member in members for m in member.drain(0.3)]
     assert sorted(shared) == sorted(sent), f"shared members got {shared}"
-    assert sorted(m.payload for m in everyone.drain(0.5)) == sorted(sent)
 
 
 def test_expired_retained_message_is_not_replayed(cloud, closing):

@@ -151,7 +151,7 @@ def test_message_expiry_drops_stale_messages_and_counts_down(cloud, closing):
 
     back = _v5(cloud, closing, cid)
     assert back.handshake(cid, clean=False, properties=props).session_present
-    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = back.publishes(1)
     assert [p.payload for p in got] == [b"lang"]
     assert got[0].properties.get(mq.MESSAGE_EXPIRY, 999) <= 118, got[0].properties
 
@@ -169,7 +169,7 @@ def test_topic_alias_from_the_client_is_resolved_for_subscribers(cloud, closing)
     raw.send(mq.publish(topic, b"en", qos=1, packet_id=1, version=5, properties=mq.props((mq.TOPIC_ALIAS, 1))))
     raw.send(mq.publish("", b"to", qos=1, packet_id=2, version=5, properties=mq.props((mq.TOPIC_ALIAS, 1))))
     assert [raw.expect(mq.PUBACK).packet_id for _ in range(2)] == [1, 2]
-    got = [(m.topic, m.payload) for m in sub.drain(1.5)]
+    got = [(m.topic, m.payload) for m in sub.wait_messages(2)]
     assert got == [(topic, b"en"), (topic, b"to")]
 
 
@@ -198,14 +198,14 @@ def test_receive_maximum_limits_unacknowledged_deliveries(cloud, closing):
     pub.wait_connected()
     for i in range(5):
         pub.publish(topic, str(i).encode(), qos=1)
-    first = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    first = raw.publishes(2, settle=1.0)
     assert len(first) == 2, f"{len(first)} unacknowledged PUBLISHes with Receive Maximum 2"
     seen = [p.payload for p in first]
     batch = first
-    while batch:
+    while batch and len(seen) < 5:
         raw.send(b"".join(mq.puback(p.packet_id) for p in batch))
-        batch = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
-        assert len(batch) <= 2
+        batch = raw.publishes(min(2, 5 - len(seen)), settle=0.5)
+        assert len(batch) <= 2, f"{len(batch)} unacknowledged PUBLISHes with Receive Maximum 2"
         seen += [p.payload for p in batch]
     assert seen == [str(i).encode() for i in range(5)]
 
@@ -392,7 +392,7 @@ def test_client_maximum_packet_size_is_respected(cloud, closing):
     pub.wait_connected()
     pub.publish(topic, b"x" * 1000, qos=1)
     pub.publish(topic, b"liten", qos=1)
-    got = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = raw.publishes(1)  # "liten" was published after the big one
     assert [p.payload for p in got] == [b"liten"]
     assert not raw.closed
 
