@@ -2,8 +2,8 @@
 
 AWS IoT Core authenticates every TLS connection by its X.509 certificate and authorizes every
 CONNECT, PUBLISH, SUBSCRIBE and RECEIVE against the IoT policies attached to it; with none
-attached, everything is denied ("AWS IoT Core policies", https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html:
-"...a certificate... without a policy ... cannot perform any operation", implicit deny).
+attached, everything is denied (AWS IoT Core policies, https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html:
+an action no policy allows is implicitly denied).
 """
 
 from __future__ import annotations
@@ -246,8 +246,8 @@ def test_connect_policy_on_the_client_id_decides_who_gets_in(cloud, identity, cl
 def test_receive_is_authorized_per_message(cloud, identity, closing):
     """iot:Receive is checked for every message delivered: a subscription to kurs/# that the policy
     allows still gets only the topics iot:Receive allows
-    (https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html: "iot:Receive ... is
-    checked every time a message is delivered")."""
+    (https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html, iot:Receive: the
+    permission is checked each time a message is delivered to the client)."""
     ident = identity(_allow(cloud, subscribe="kurs/*", receive="kurs/lov/*"))
     sub = Paho(cloud.mqtts_port, uid("mottaker"), identity=ident)
     closing.append(sub)
