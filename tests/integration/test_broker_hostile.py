@@ -84,8 +84,8 @@ def test_half_connects_do_not_lock_out_a_normal_client(cloud, closing):
     the broker closes the half-open ones after a CONNECT deadline (MQTT 3.1.1, CONNECT section,
     non-normative comment:
     "If the Server does not receive a CONNECT Packet within a reasonable amount of time after the
-    Network Connection is established, the Server SHOULD close the connection"; MQTT 5.0 §4.8 /
-    §3.1 same). We require the deadline to be at most 20 s."""
+    Network Connection is established, the Server SHOULD close the connection"; MQTT 5.0 has the same
+    comment). We require the deadline to be at most 20 s."""
     half = mq.connect(uid("halv"))[:7]
     socks = []
     try:
