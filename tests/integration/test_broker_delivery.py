@@ -298,3 +298,21 @@ def test_retained_replay_uses_the_lower_qos(cloud, closing):
     late = _raw_sub(cloud, closing, topic, 1)
     replay = late.expect(mq.PUBLISH)
     assert (replay.payload, replay.qos, replay.retain) == (b"qos0", 0, True)
+
+
+def test_wildcard_subscription_gets_no_retained_replay(cloud, closing):
+    """AWS IoT replays a retained message only to a subscription whose filter is exactly its topic:
+    "Subscription to topic filters that contain a wildcard character can't receive retained messages.
+    To receive a retained message, the subscribe request must contain a topic filter that matches the
+    retained message topic exactly" (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html,
+    "AWS IoT differences from MQTT specifications", and #mqtt-retain "Subscribing to a retained message
+    topic"; an AWS difference from [MQTT-3.3.1-6]). Later messages do reach the wildcard subscriber."""
+    base = f"kurs/retain/{uid('jokertegn')}"
+    pub = _publisher(cloud, closing)
+    pub.publish(f"{base}/a", b"lagret", qos=1, retain=True)
+    wild = _raw_sub(cloud, closing, f"{base}/#", 1)
+    exact = _raw_sub(cloud, closing, f"{base}/a", 1)
+    assert [(p.payload, p.retain) for p in exact.publishes(1)] == [(b"lagret", True)]
+    pub.publish(f"{base}/a", b"ny", qos=1)
+    got = wild.publishes(1)
+    assert [(p.payload, p.retain) for p in got] == [(b"ny", False)], "a wildcard subscription got a retained replay"
