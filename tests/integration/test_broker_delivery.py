@@ -316,3 +316,19 @@ def test_wildcard_subscription_gets_no_retained_replay(cloud, closing):
     pub.publish(f"{base}/a", b"ny", qos=1)
     got = wild.publishes(1)
     assert [(p.payload, p.retain) for p in got] == [(b"ny", False)], "a wildcard subscription got a retained replay"
+
+
+def test_retained_messages_are_one_store_for_mqtt_and_the_http_data_plane(cloud, closing, iot_data):
+    """A retained MQTT publish is what iot-data GetRetainedMessage returns, and a retained iot-data
+    Publish is replayed to an MQTT subscriber with RETAIN=1
+    (https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_GetRetainedMessage.html,
+    API_iotdata_Publish.html `retain`; mqtt.html#mqtt-retain)."""
+    via_mqtt, via_http = f"kurs/retain/{uid('mqtt')}", f"kurs/retain/{uid('http')}"
+    _publisher(cloud, closing).publish(via_mqtt, b"fra mqtt", qos=1, retain=True)
+    got = iot_data.get_retained_message(topic=via_mqtt)
+    assert (got["topic"], got["payload"], got["qos"]) == (via_mqtt, b"fra mqtt", 1)
+    iot_data.publish(topic=via_http, qos=1, retain=True, payload=b"fra http")
+    sub = _raw_sub(cloud, closing, via_http, 1)
+    assert [(p.payload, p.retain) for p in sub.publishes(1)] == [(b"fra http", True)]
+    listed = {m["topic"] for m in iot_data.list_retained_messages()["retainedTopics"]}
+    assert {via_mqtt, via_http} <= listed

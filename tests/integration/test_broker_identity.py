@@ -313,3 +313,28 @@ def test_retained_publish_needs_iot_retain_publish(cloud, identity, closing):
     closing.append(late)
     late.wait_connected().subscribe(topic)
     assert late.next_message(1.0) is None, "the denied retained message was stored"
+
+
+def test_certificate_deactivated_while_offline_cannot_resume_its_session(cloud, iot, identity, closing):
+    """A device with a persistent session goes offline; its certificate is set INACTIVE; the resume
+    (clean_session=0) is refused and nothing queued leaks
+    (https://docs.aws.amazon.com/iot/latest/developerguide/activate-or-deactivate-device-cert.html;
+    mqtt.html#mqtt-persistent-sessions)."""
+    ident = identity()
+    cid, topic = uid("deaktivert"), f"kurs/{uid('ko')}"
+    dev = Paho(cloud.mqtts_port, cid, identity=ident, clean=False)
+    closing.append(dev)
+    dev.wait_connected().subscribe(topic)
+    dev.disconnect()
+    sender = Paho(cloud.mqtt_port, uid("sender"))
+    closing.append(sender)
+    sender.wait_connected().publish(topic, b"hemmelig", qos=1)
+    iot.update_certificate(certificateId=ident.cert_id, newStatus="INACTIVE")
+    try:
+        raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    except (ssl.SSLError, ConnectionError, OSError):
+        return  # refused in the TLS handshake
+    closing.append(raw)
+    refused, seen = _refused(raw, cid, clean=False)
+    assert refused, f"a deactivated certificate resumed its session: {seen}"
+    assert not [p for p in raw.seen if p.type == mq.PUBLISH], "the queued message leaked"
