@@ -276,6 +276,36 @@ def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing,
     assert seen["upd_err"][0].code == 409
 
 
+def test_sdk_v2_named_shadow_update_and_delta(cloud, iot, identity, closing):
+    """Named shadows ($aws/things/<thing>/shadow/name/<name>/…, device-shadow-mqtt.html): an update of
+    desired through iotshadow is accepted on the named topic and publishes the named delta; the
+    classic shadow of the thing is untouched (iot-data GetThingShadow without shadowName is 404)."""
+    from awscrt import mqtt
+    from awsiot import iotshadow
+
+    thing, name = uid("navngitt"), "lys"
+    iot.create_thing(thingName=thing)
+    conn = _mqtt3(cloud, identity(ALLOW_ALL), thing, closing)
+    conn.connect().result(TIMEOUT)
+    shadow = iotshadow.IotShadowClient(conn)
+    qos, accepted, deltas = mqtt.QoS.AT_LEAST_ONCE, [], []
+    shadow.subscribe_to_update_named_shadow_accepted(iotshadow.UpdateNamedShadowSubscriptionRequest(
+        thing_name=thing, shadow_name=name), qos, accepted.append)[0].result(TIMEOUT)
+    shadow.subscribe_to_named_shadow_delta_updated_events(iotshadow.NamedShadowDeltaUpdatedSubscriptionRequest(
+        thing_name=thing, shadow_name=name), qos, deltas.append)[0].result(TIMEOUT)
+    shadow.publish_update_named_shadow(iotshadow.UpdateNamedShadowRequest(
+        thing_name=thing, shadow_name=name, state=iotshadow.ShadowState(desired={"på": True})), qos).result(TIMEOUT)
+    assert eventually(lambda: accepted and deltas, TIMEOUT), (accepted, deltas)
+    assert accepted[0].version == 1 and deltas[0].state == {"på": True}
+    import boto3
+
+    iot_data = boto3.client("iot-data")
+    doc = json.loads(iot_data.get_thing_shadow(thingName=thing, shadowName=name)["payload"].read())
+    assert doc["state"]["desired"] == {"på": True}
+    with pytest.raises(iot_data.exceptions.ResourceNotFoundException):
+        iot_data.get_thing_shadow(thingName=thing)
+
+
 # --- AWSIoTPythonSDK (v1) --------------------------------------------------------------------
 def test_sdk_v1_connect_publish_subscribe(cloud, identity, closing):
     """AWSIoTMQTTClient with certificate files: connect, subscribe QoS 1, publish QoS 1, receive."""

@@ -235,17 +235,19 @@ def test_mqtt31_connect_is_not_accepted_and_does_not_hang(cloud, closing):
     assert [p.reason for p in raw.seen if p.type == mq.CONNACK] in ([], [0x01])
 
 
-def test_qos2_publish_drops_the_connection(cloud, closing):
+@pytest.mark.parametrize("version", [4, 5])
+def test_qos2_publish_drops_the_connection(cloud, closing, version):
     """QoS 2 PUBLISH: AWS IoT drops the connection (mqtt.html "AWS IoT differences from MQTT
-    specifications": QoS 2 is not supported; MQTT 5.0 [MQTT-3.2.2-11]: DISCONNECT 0x9B QoS not
-    supported when Maximum QoS is 1); nobody receives it."""
+    specifications": QoS 2 is not supported, no PUBACK/PUBREC); MQTT 5.0 [MQTT-3.2.2-11]: DISCONNECT
+    0x9B QoS not supported when Maximum QoS is 1; nobody receives it."""
     topic = f"kurs/v5/{uid('qos2')}"
     sub = Paho(cloud.mqtt_port, uid("sub"), v5=True)
     closing.append(sub)
     sub.wait_connected().subscribe(topic)
-    raw = _v5(cloud, closing)
-    assert raw.handshake(raw.client_id).reason == 0
-    raw.send(mq.publish(topic, b"qos2", qos=2, packet_id=5, version=5))
+    raw = mq.RawClient(cloud.mqtt_port, version=version)
+    closing.append(raw)
+    assert raw.handshake(uid("qos2")).reason == 0
+    raw.send(mq.publish(topic, b"qos2", qos=2, packet_id=5, version=version))
     assert raw.closed_within(5), "a QoS 2 PUBLISH did not drop the connection"
     assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0x9B])
     assert not [p for p in raw.seen if p.type in (mq.PUBACK, 5)], "QoS 2 was acknowledged"
