@@ -338,3 +338,16 @@ def test_certificate_deactivated_while_offline_cannot_resume_its_session(cloud, 
     refused, seen = _refused(raw, cid, clean=False)
     assert refused, f"a deactivated certificate resumed its session: {seen}"
     assert not [p for p in raw.seen if p.type == mq.PUBLISH], "the queued message leaked"
+
+
+def test_mqtt_wildcards_are_literal_in_a_subscribe_policy(cloud, identity, closing):
+    """In a policy, `+` and `#` in a topicfilter resource are literal characters
+    (https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html, "Policies for topic
+    filters"): `topicfilter/kurs/rom/+` allows SUBSCRIBE to exactly `kurs/rom/+`, not to `kurs/rom/stue`
+    (which `*` would be needed for)."""
+    ident = identity(_allow(cloud, subscribe="kurs/rom/+"))
+    raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls(), version=5)
+    closing.append(raw)
+    assert raw.handshake(uid("joker")).reason == 0
+    raw.send(mq.subscribe(1, [("kurs/rom/+", 1), ("kurs/rom/stue", 1)], version=5))
+    assert raw.expect(mq.SUBACK).reasons == [1, 0x87]
