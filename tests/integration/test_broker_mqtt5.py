@@ -18,7 +18,7 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
-def _v5(cloud, closing, client_id: str | None = None, **kw: object) -> mq.RawClient:  # noqa: ANN001
+def _v5(cloud, closing, client_id: str | None = None) -> mq.RawClient:  # noqa: ANN001
     raw = mq.RawClient(cloud.mqtt_port, version=5)
     closing.append(raw)
     raw.client_id = client_id or uid("v5")
