@@ -209,6 +209,27 @@ def test_sdk_v2_mqtt5_certificate_without_policy_fails_to_connect(cloud, identit
         c.connected.result(TIMEOUT)
 
 
+def test_sdk_v2_mqtt5_rejoins_its_session(cloud, identity, closing):
+    """The SDK's MQTT 5 client with a Session Expiry Interval and REJOIN_ALWAYS: after a stop, the
+    next start rejoins the session (CONNACK Session Present, MQTT 5.0 §3.2.2.1.1) and gets the QoS 1
+    message sent meanwhile (mqtt.html#mqtt-persistent-sessions)."""
+    from awscrt import mqtt5
+
+    ident, cid, topic = identity(), uid("sdk5-vedvarende"), f"kurs/sdk5/{uid('ko')}"
+    first = Mqtt5(cloud, ident, cid, closing, session_expiry_interval_sec=600)
+    first.connected.result(TIMEOUT)
+    first.client.subscribe(mqtt5.SubscribePacket(
+        subscriptions=[mqtt5.Subscription(topic, mqtt5.QoS.AT_LEAST_ONCE)])).result(TIMEOUT)
+    first.stop()
+    sender = Paho(cloud.mqtts_port, uid("sender"), identity=ident)
+    closing.append(sender)
+    sender.wait_connected().publish(topic, b"mens du var borte")
+    second = Mqtt5(cloud, ident, cid, closing, session_expiry_interval_sec=600)
+    assert second.connected.result(TIMEOUT).connack_packet.session_present is True
+    assert eventually(lambda: second.messages, TIMEOUT), "the queued message never came"
+    assert second.messages[0].payload == b"mens du var borte"
+
+
 # --- awsiotsdk: shadow client --------------------------------------------------------------
 @pytest.mark.parametrize("transport", ["mqtt3", "mqtt5"])
 def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing, transport):
