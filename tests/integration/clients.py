@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import ssl
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -126,6 +127,13 @@ class Paho:
             return self.messages.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def wait_messages(self, count: int, timeout: float = 10.0, settle: float = 0.3) -> list:
+        """The first ``count`` messages (waiting up to ``timeout``), plus any that follow within ``settle``."""
+        out, deadline = [], time.monotonic() + timeout
+        while len(out) < count and (m := self.next_message(max(0.0, deadline - time.monotonic()))) is not None:
+            out.append(m)
+        return out + self.drain(settle)
 
     def drain(self, quiet: float = 1.0) -> list:
         out = []

@@ -222,6 +222,7 @@ class RawClient:
         self.version = version
         self.buf = b""
         self.closed = False
+        self.stash: list[Packet] = []  # PUBLISHes read while waiting for another packet type
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
             self.sock = tls.wrap_socket(sock, server_hostname="localhost") if tls else sock
@@ -275,7 +276,9 @@ class RawClient:
             self.buf += data
 
     def expect(self, packet_type: int, timeout: float = 5.0) -> Packet:
-        """The next packet of this type (PUBLISHes in between are kept in ``self.publishes``)."""
+        """The next packet of this type; PUBLISHes passed on the way are kept for ``publishes``."""
+        if packet_type == PUBLISH and self.stash:
+            return self.stash.pop(0)
         deadline = time.monotonic() + timeout
         while True:
             p = self.read(max(0.0, deadline - time.monotonic()))
@@ -285,13 +288,7 @@ class RawClient:
             if p.type == packet_type:
                 return p
             if p.type == PUBLISH:
-                self.publishes.append(p)
-
-    @property
-    def publishes(self) -> list[Packet]:
-        if not hasattr(self, "_publishes"):
-            self._publishes: list[Packet] = []
-        return self._publishes
+                self.stash.append(p)
 
     def collect(self, quiet: float = 1.0, total: float = 10.0) -> list[Packet]:
         """Every packet until nothing came for ``quiet`` seconds (or the connection closed)."""
@@ -302,6 +299,18 @@ class RawClient:
                 break
             out.append(p)
         return out
+
+    def publishes(self, count: int, timeout: float = 10.0, settle: float = 0.5) -> list[Packet]:
+        """PUBLISH packets: the first ``count`` (waiting up to ``timeout``), plus any within ``settle`` after."""
+        out, deadline = list(self.stash), time.monotonic() + timeout
+        self.stash.clear()
+        while len(out) < count:
+            p = self.read(max(0.0, deadline - time.monotonic()))
+            if p is None:
+                return out
+            if p.type == PUBLISH:
+                out.append(p)
+        return out + [p for p in self.collect(quiet=settle) if p.type == PUBLISH]
 
     def closed_within(self, timeout: float) -> bool:
         """True once the broker has closed the connection (packets it sent first are kept in ``seen``)."""

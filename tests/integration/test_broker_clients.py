@@ -209,6 +209,27 @@ def test_sdk_v2_mqtt5_certificate_without_policy_fails_to_connect(cloud, identit
         c.connected.result(TIMEOUT)
 
 
+def test_sdk_v2_mqtt5_rejoins_its_session(cloud, identity, closing):
+    """The SDK's MQTT 5 client with a Session Expiry Interval and REJOIN_ALWAYS: after a stop, the
+    next start rejoins the session (CONNACK Session Present, MQTT 5.0 §3.2.2.1.1) and gets the QoS 1
+    message sent meanwhile (mqtt.html#mqtt-persistent-sessions)."""
+    from awscrt import mqtt5
+
+    ident, cid, topic = identity(), uid("sdk5-vedvarende"), f"kurs/sdk5/{uid('ko')}"
+    first = Mqtt5(cloud, ident, cid, closing, session_expiry_interval_sec=600)
+    first.connected.result(TIMEOUT)
+    first.client.subscribe(mqtt5.SubscribePacket(
+        subscriptions=[mqtt5.Subscription(topic, mqtt5.QoS.AT_LEAST_ONCE)])).result(TIMEOUT)
+    first.stop()
+    sender = Paho(cloud.mqtts_port, uid("sender"), identity=ident)
+    closing.append(sender)
+    sender.wait_connected().publish(topic, b"mens du var borte")
+    second = Mqtt5(cloud, ident, cid, closing, session_expiry_interval_sec=600)
+    assert second.connected.result(TIMEOUT).connack_packet.session_present is True
+    assert eventually(lambda: second.messages, TIMEOUT), "the queued message never came"
+    assert second.messages[0].payload == b"mens du var borte"
+
+
 # --- awsiotsdk: shadow client --------------------------------------------------------------
 @pytest.mark.parametrize("transport", ["mqtt3", "mqtt5"])
 def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing, transport):
@@ -274,6 +295,36 @@ def test_sdk_v2_shadow_get_update_delta_documents(cloud, iot, identity, closing,
         thing_name=thing, state=iotshadow.ShadowState(reported={"lys": "av"}), version=1), qos).result(TIMEOUT)
     assert eventually(lambda: seen["upd_err"], TIMEOUT), "an update with a stale version was not rejected"
     assert seen["upd_err"][0].code == 409
+
+
+def test_sdk_v2_named_shadow_update_and_delta(cloud, iot, identity, closing):
+    """Named shadows ($aws/things/<thing>/shadow/name/<name>/…, device-shadow-mqtt.html): an update of
+    desired through iotshadow is accepted on the named topic and publishes the named delta; the
+    classic shadow of the thing is untouched (iot-data GetThingShadow without shadowName is 404)."""
+    from awscrt import mqtt
+    from awsiot import iotshadow
+
+    thing, name = uid("navngitt"), "lys"
+    iot.create_thing(thingName=thing)
+    conn = _mqtt3(cloud, identity(ALLOW_ALL), thing, closing)
+    conn.connect().result(TIMEOUT)
+    shadow = iotshadow.IotShadowClient(conn)
+    qos, accepted, deltas = mqtt.QoS.AT_LEAST_ONCE, [], []
+    shadow.subscribe_to_update_named_shadow_accepted(iotshadow.UpdateNamedShadowSubscriptionRequest(
+        thing_name=thing, shadow_name=name), qos, accepted.append)[0].result(TIMEOUT)
+    shadow.subscribe_to_named_shadow_delta_updated_events(iotshadow.NamedShadowDeltaUpdatedSubscriptionRequest(
+        thing_name=thing, shadow_name=name), qos, deltas.append)[0].result(TIMEOUT)
+    shadow.publish_update_named_shadow(iotshadow.UpdateNamedShadowRequest(
+        thing_name=thing, shadow_name=name, state=iotshadow.ShadowState(desired={"på": True})), qos).result(TIMEOUT)
+    assert eventually(lambda: accepted and deltas, TIMEOUT), (accepted, deltas)
+    assert accepted[0].version == 1 and deltas[0].state == {"på": True}
+    import boto3
+
+    iot_data = boto3.client("iot-data")
+    doc = json.loads(iot_data.get_thing_shadow(thingName=thing, shadowName=name)["payload"].read())
+    assert doc["state"]["desired"] == {"på": True}
+    with pytest.raises(iot_data.exceptions.ResourceNotFoundException):
+        iot_data.get_thing_shadow(thingName=thing)
 
 
 # --- AWSIoTPythonSDK (v1) --------------------------------------------------------------------

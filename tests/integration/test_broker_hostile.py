@@ -81,10 +81,11 @@ def test_publish_announcing_200_mb_is_closed_without_waiting_for_the_body(cloud,
 
 def test_half_connects_do_not_lock_out_a_normal_client(cloud, closing):
     """50 sockets that send half a CONNECT and stop: a normal client still connects at once, and
-    the broker closes the half-open ones after a CONNECT deadline (MQTT 3.1.1 §3.1 non-normative:
+    the broker closes the half-open ones after a CONNECT deadline (MQTT 3.1.1, CONNECT section,
+    non-normative comment:
     "If the Server does not receive a CONNECT Packet within a reasonable amount of time after the
-    Network Connection is established, the Server SHOULD close the connection"; MQTT 5.0 §4.8 /
-    §3.1 same). We require the deadline to be at most 20 s."""
+    Network Connection is established, the Server SHOULD close the connection"; MQTT 5.0 has the same
+    comment). We require the deadline to be at most 20 s."""
     half = mq.connect(uid("halv"))[:7]
     socks = []
     try:

@@ -2,8 +2,8 @@
 
 AWS IoT Core authenticates every TLS connection by its X.509 certificate and authorizes every
 CONNECT, PUBLISH, SUBSCRIBE and RECEIVE against the IoT policies attached to it; with none
-attached, everything is denied ("AWS IoT Core policies", https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html:
-"...a certificate... without a policy ... cannot perform any operation", implicit deny).
+attached, everything is denied (AWS IoT Core policies, https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html:
+an action no policy allows is implicitly denied).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def test_certificate_without_policy_cannot_connect(cloud, identity, closing, ver
     closing.append(raw)
     refused, seen = _refused(raw, uid("ingen-policy"))
     assert refused, f"a certificate with no policy got in: {seen}"
+    if version == 5:  # if MQTT 5 says why, it says 0x87 Not authorized (mqtt.html#mqtt-reason-codes: CONNACK)
+        assert [p.reason for p in raw.seen if p.type == mq.CONNACK] in ([], [0x87]), seen
 
 
 def test_certificate_without_policy_cannot_resume_someone_elses_persistent_session(cloud, identity, closing):
@@ -118,7 +120,7 @@ def test_denied_publish_mqtt311_gets_no_puback_and_is_disconnected(cloud, identi
     raw.send(mq.publish("kurs/forbudt", b"forbudt", qos=1, packet_id=2))
     assert raw.closed_within(5), "the broker kept the connection after a denied publish"
     assert not [p for p in raw.seen if p.type == mq.PUBACK and p.packet_id == 2], "a denied publish got a PUBACK"
-    got = [m.payload for m in watcher.drain(1.0)]
+    got = [m.payload for m in watcher.wait_messages(1, settle=1.0)]
     assert b"lov" in got and b"forbudt" not in got
 
 
@@ -244,8 +246,8 @@ def test_connect_policy_on_the_client_id_decides_who_gets_in(cloud, identity, cl
 def test_receive_is_authorized_per_message(cloud, identity, closing):
     """iot:Receive is checked for every message delivered: a subscription to kurs/# that the policy
     allows still gets only the topics iot:Receive allows
-    (https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html: "iot:Receive ... is
-    checked every time a message is delivered")."""
+    (https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html, iot:Receive: the
+    permission is checked each time a message is delivered to the client)."""
     ident = identity(_allow(cloud, subscribe="kurs/*", receive="kurs/lov/*"))
     sub = Paho(cloud.mqtts_port, uid("mottaker"), identity=ident)
     closing.append(sub)
@@ -255,6 +257,97 @@ def test_receive_is_authorized_per_message(cloud, identity, closing):
     pub.wait_connected()
     pub.publish("kurs/annet/x", b"ikke til deg", qos=1)
     pub.publish("kurs/lov/x", b"til deg", qos=1)
-    got = [m.payload for m in sub.drain(1.5)]
+    got = [m.payload for m in sub.wait_messages(1)]  # published after the denied one: it came first if at all
     assert got == [b"til deg"], got
     assert not sub.gone.is_set()
+
+
+def test_the_course_device_policy_binds_the_client_id_to_the_attached_thing(cloud, iot, identity, closing):
+    """The course's least-privilege device policy (kurs.provisioning.device_policy): iot:Connect on
+    client/${iot:Connection.Thing.ThingName} with iot:Connection.Thing.IsAttached
+    (https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html). The
+    certificate attached to thing T gets in as T, not as another client id; it may publish to
+    devices/T/… but not to devices/<other>/… (closed, nothing delivered)."""
+    from kurs.provisioning import device_policy
+
+    ident = identity(device_policy.document(cloud.region, cloud.account_id))
+    thing, other = uid("esp32").replace("-", "_"), uid("esp32").replace("-", "_")
+    iot.create_thing(thingName=thing)
+    iot.attach_thing_principal(thingName=thing, principal=ident.cert_arn)
+
+    stranger = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(stranger)
+    refused, seen = _refused(stranger, other)
+    assert refused, f"the device certificate got in under another client id: {seen}"
+
+    watcher = Paho(cloud.mqtt_port, uid("vakt"))
+    closing.append(watcher)
+    watcher.wait_connected().subscribe("devices/#")
+    dev = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(dev)
+    assert dev.handshake(thing).reason == 0
+    dev.send(mq.publish(f"devices/{thing}/events", b"egen", qos=1, packet_id=1))
+    assert dev.expect(mq.PUBACK).packet_id == 1
+    dev.send(mq.publish(f"devices/{other}/events", b"andres", qos=1, packet_id=2))
+    assert dev.closed_within(5), "publishing as another thing did not close the connection"
+    got = [(m.topic, m.payload) for m in watcher.wait_messages(1, settle=0.5)]
+    assert (f"devices/{thing}/events", b"egen") in got and all(p != b"andres" for _, p in got)
+
+
+def test_retained_publish_needs_iot_retain_publish(cloud, identity, closing):
+    """A RETAIN=1 PUBLISH needs iot:RetainPublish as well as iot:Publish
+    (https://docs.aws.amazon.com/iot/latest/developerguide/retained-message-policy-examples.html;
+    iot-policy-actions.html "iot:RetainPublish"). Without it the retained publish is denied (3.1.1:
+    no PUBACK, closed) and nothing is retained; the same policy publishes without RETAIN fine."""
+    ident = identity(_allow(cloud, publish="kurs/*"))
+    topic = f"kurs/{uid('beholdt')}"
+    raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    closing.append(raw)
+    assert raw.handshake(uid("uten-retain")).reason == 0
+    raw.send(mq.publish(topic, b"vanlig", qos=1, packet_id=1))
+    assert raw.expect(mq.PUBACK).packet_id == 1
+    raw.send(mq.publish(topic, b"beholdt", qos=1, packet_id=2, retain=True))
+    assert raw.closed_within(5), "a retained publish without iot:RetainPublish was taken"
+    assert not [p for p in raw.seen if p.type == mq.PUBACK and p.packet_id == 2]
+    late = Paho(cloud.mqtt_port, uid("sen"))
+    closing.append(late)
+    late.wait_connected().subscribe(topic)
+    assert late.next_message(1.0) is None, "the denied retained message was stored"
+
+
+def test_certificate_deactivated_while_offline_cannot_resume_its_session(cloud, iot, identity, closing):
+    """A device with a persistent session goes offline; its certificate is set INACTIVE; the resume
+    (clean_session=0) is refused and nothing queued leaks
+    (https://docs.aws.amazon.com/iot/latest/developerguide/activate-or-deactivate-device-cert.html;
+    mqtt.html#mqtt-persistent-sessions)."""
+    ident = identity()
+    cid, topic = uid("deaktivert"), f"kurs/{uid('ko')}"
+    dev = Paho(cloud.mqtts_port, cid, identity=ident, clean=False)
+    closing.append(dev)
+    dev.wait_connected().subscribe(topic)
+    dev.disconnect()
+    sender = Paho(cloud.mqtt_port, uid("sender"))
+    closing.append(sender)
+    sender.wait_connected().publish(topic, b"hemmelig", qos=1)
+    iot.update_certificate(certificateId=ident.cert_id, newStatus="INACTIVE")
+    try:
+        raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls())
+    except (ssl.SSLError, ConnectionError, OSError):
+        return  # refused in the TLS handshake
+    closing.append(raw)
+    refused, seen = _refused(raw, cid, clean=False)
+    assert refused, f"a deactivated certificate resumed its session: {seen}"
+    assert not [p for p in raw.seen if p.type == mq.PUBLISH], "the queued message leaked"
+
+
+def test_mqtt_wildcards_are_literal_in_a_subscribe_policy(cloud, identity, closing):
+    """In a policy, `+` and `#` in a topicfilter resource are literal characters
+    (https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html, "Policies for topic
+    filters"): `topicfilter/kurs/rom/+` allows SUBSCRIBE to exactly `kurs/rom/+`, not to `kurs/rom/stue`
+    (which `*` would be needed for)."""
+    ident = identity(_allow(cloud, subscribe="kurs/rom/+"))
+    raw = mq.RawClient(cloud.mqtts_port, tls=ident.tls(), version=5)
+    closing.append(raw)
+    assert raw.handshake(uid("joker")).reason == 0
+    raw.send(mq.subscribe(1, [("kurs/rom/+", 1), ("kurs/rom/stue", 1)], version=5))
+    assert raw.expect(mq.SUBACK).reasons == [1, 0x87]

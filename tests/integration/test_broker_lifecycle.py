@@ -64,9 +64,11 @@ def events(cloud, closing) -> Events:  # noqa: ANN001 - fixture
 
 
 def test_connected_and_client_initiated_disconnect_over_tls(cloud, identity, closing, events):
-    """Connect/Disconnect events: all documented fields; principalIdentifier is the certificate id
-    for X.509 clients; the disconnected event carries the same sessionIdentifier, and
-    clientInitiatedDisconnect true with disconnectReason CLIENT_INITIATED_DISCONNECT."""
+    """Connect/Disconnect events: all documented fields (ipAddress "found in connection messages
+    only"); principalIdentifier is the certificate id for X.509 clients; the disconnected event
+    carries the same sessionIdentifier and the same versionNumber ("The connect and disconnect
+    messages for a client connection have the same version number"), and clientInitiatedDisconnect
+    true with disconnectReason CLIENT_INITIATED_DISCONNECT."""
     ident = identity()
     cid = uid("hendelser")
     c = Paho(cloud.mqtts_port, cid, identity=ident)
@@ -81,9 +83,10 @@ def test_connected_and_client_initiated_disconnect_over_tls(cloud, identity, clo
     assert isinstance(up["versionNumber"], int)
     c.disconnect()
     down = events.wait(f"$aws/events/presence/disconnected/{cid}")
-    assert CONNECT_FIELDS | {"clientInitiatedDisconnect", "disconnectReason"} <= set(down)
+    assert (CONNECT_FIELDS - {"ipAddress"}) | {"clientInitiatedDisconnect", "disconnectReason"} <= set(down)
     assert down["eventType"] == "disconnected"
     assert down["sessionIdentifier"] == up["sessionIdentifier"]
+    assert down["versionNumber"] == up["versionNumber"]
     assert down["principalIdentifier"] == ident.cert_id
     assert down["clientInitiatedDisconnect"] is True
     assert down["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT"
@@ -172,3 +175,21 @@ def test_subscribed_and_unsubscribed_events(cloud, identity, closing, events):
     unsub = events.wait(f"$aws/events/subscriptions/unsubscribed/{cid}")
     assert unsub["eventType"] == "unsubscribed" and unsub["topics"] == ["kurs/a"]
     assert unsub["sessionIdentifier"] == up["sessionIdentifier"]
+
+
+@pytest.mark.parametrize("client_id", ["med+pluss", "med#hash"])
+def test_client_ids_with_wildcards_get_no_lifecycle_events(cloud, closing, events, client_id):
+    """"Client IDs that contain # or + do not receive lifecycle events" (life-cycle-events.html, clientId).
+    Such a client still connects, and a normal one next to it does get its event."""
+    odd = mq.RawClient(cloud.mqtt_port)
+    closing.append(odd)
+    assert odd.handshake(client_id).reason == 0
+    normal = uid("vanlig")
+    ok = mq.RawClient(cloud.mqtt_port)
+    closing.append(ok)
+    assert ok.handshake(normal).reason == 0
+    events.wait(f"$aws/events/presence/connected/{normal}")
+    odd.close()
+    ok.send(mq.disconnect())
+    events.wait(f"$aws/events/presence/disconnected/{normal}")
+    assert not [e for _, e in events.seen if e.get("clientId") == client_id], "lifecycle events for " + client_id

@@ -18,7 +18,7 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
-def _v5(cloud, closing, client_id: str | None = None, **kw: object) -> mq.RawClient:  # noqa: ANN001
+def _v5(cloud, closing, client_id: str | None = None) -> mq.RawClient:  # noqa: ANN001
     raw = mq.RawClient(cloud.mqtt_port, version=5)
     closing.append(raw)
     raw.client_id = client_id or uid("v5")
@@ -151,7 +151,7 @@ def test_message_expiry_drops_stale_messages_and_counts_down(cloud, closing):
 
     back = _v5(cloud, closing, cid)
     assert back.handshake(cid, clean=False, properties=props).session_present
-    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = back.publishes(1)
     assert [p.payload for p in got] == [b"lang"]
     assert got[0].properties.get(mq.MESSAGE_EXPIRY, 999) <= 118, got[0].properties
 
@@ -169,7 +169,7 @@ def test_topic_alias_from_the_client_is_resolved_for_subscribers(cloud, closing)
     raw.send(mq.publish(topic, b"en", qos=1, packet_id=1, version=5, properties=mq.props((mq.TOPIC_ALIAS, 1))))
     raw.send(mq.publish("", b"to", qos=1, packet_id=2, version=5, properties=mq.props((mq.TOPIC_ALIAS, 1))))
     assert [raw.expect(mq.PUBACK).packet_id for _ in range(2)] == [1, 2]
-    got = [(m.topic, m.payload) for m in sub.drain(1.5)]
+    got = [(m.topic, m.payload) for m in sub.wait_messages(2)]
     assert got == [(topic, b"en"), (topic, b"to")]
 
 
@@ -198,14 +198,14 @@ def test_receive_maximum_limits_unacknowledged_deliveries(cloud, closing):
     pub.wait_connected()
     for i in range(5):
         pub.publish(topic, str(i).encode(), qos=1)
-    first = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    first = raw.publishes(2, settle=1.0)
     assert len(first) == 2, f"{len(first)} unacknowledged PUBLISHes with Receive Maximum 2"
     seen = [p.payload for p in first]
     batch = first
-    while batch:
+    while batch and len(seen) < 5:
         raw.send(b"".join(mq.puback(p.packet_id) for p in batch))
-        batch = [p for p in raw.collect(quiet=1.5) if p.type == mq.PUBLISH]
-        assert len(batch) <= 2
+        batch = raw.publishes(min(2, 5 - len(seen)), settle=0.5)
+        assert len(batch) <= 2, f"{len(batch)} unacknowledged PUBLISHes with Receive Maximum 2"
         seen += [p.payload for p in batch]
     assert seen == [str(i).encode() for i in range(5)]
 
@@ -235,17 +235,19 @@ def test_mqtt31_connect_is_not_accepted_and_does_not_hang(cloud, closing):
     assert [p.reason for p in raw.seen if p.type == mq.CONNACK] in ([], [0x01])
 
 
-def test_qos2_publish_drops_the_connection(cloud, closing):
+@pytest.mark.parametrize("version", [4, 5])
+def test_qos2_publish_drops_the_connection(cloud, closing, version):
     """QoS 2 PUBLISH: AWS IoT drops the connection (mqtt.html "AWS IoT differences from MQTT
-    specifications": QoS 2 is not supported; MQTT 5.0 [MQTT-3.2.2-11]: DISCONNECT 0x9B QoS not
-    supported when Maximum QoS is 1); nobody receives it."""
+    specifications": QoS 2 is not supported, no PUBACK/PUBREC); MQTT 5.0 [MQTT-3.2.2-11]: DISCONNECT
+    0x9B QoS not supported when Maximum QoS is 1; nobody receives it."""
     topic = f"kurs/v5/{uid('qos2')}"
     sub = Paho(cloud.mqtt_port, uid("sub"), v5=True)
     closing.append(sub)
     sub.wait_connected().subscribe(topic)
-    raw = _v5(cloud, closing)
-    assert raw.handshake(raw.client_id).reason == 0
-    raw.send(mq.publish(topic, b"qos2", qos=2, packet_id=5, version=5))
+    raw = mq.RawClient(cloud.mqtt_port, version=version)
+    closing.append(raw)
+    assert raw.handshake(uid("qos2")).reason == 0
+    raw.send(mq.publish(topic, b"qos2", qos=2, packet_id=5, version=version))
     assert raw.closed_within(5), "a QoS 2 PUBLISH did not drop the connection"
     assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0x9B])
     assert not [p for p in raw.seen if p.type in (mq.PUBACK, 5)], "QoS 2 was acknowledged"
@@ -338,3 +340,75 @@ def test_keep_alive_is_clamped_and_announced(cloud, closing, asked, granted):
     ack = raw.handshake(raw.client_id, keepalive=asked)
     assert ack.reason == 0
     assert ack.properties.get(mq.SERVER_KEEP_ALIVE) == granted, ack.properties
+
+
+def test_request_response_properties_pass_through(cloud, closing):
+    """Response Topic, Correlation Data, Payload Format Indicator and Content Type reach the
+    subscriber unaltered (MQTT 5.0 §3.3.2.3.2, §3.3.2.3.5, §3.3.2.3.6, §3.3.2.3.9; [MQTT-3.3.2-4],
+    [MQTT-3.3.2-20]; AWS mqtt.html "MQTT 5 supported features": request/response, payload format,
+    content type)."""
+    topic = f"kurs/v5/{uid('svar')}"
+    sub = Paho(cloud.mqtt_port, uid("sub"), v5=True)
+    closing.append(sub)
+    sub.wait_connected().subscribe(topic)
+    pub = Paho(cloud.mqtt_port, uid("pub"), v5=True)
+    closing.append(pub)
+    pub.wait_connected().publish(topic, "{}", qos=1, properties=v5_props(
+        ResponseTopic="kurs/v5/svar-her", CorrelationData=b"\x00\x01id", PayloadFormatIndicator=1,
+        ContentType="application/json"))
+    m = sub.next_message(5)
+    assert m is not None
+    assert m.properties.ResponseTopic == "kurs/v5/svar-her"
+    assert m.properties.CorrelationData == b"\x00\x01id"
+    assert m.properties.PayloadFormatIndicator == 1
+    assert m.properties.ContentType == "application/json"
+
+
+def test_unsubscribe_reports_and_stops_delivery(cloud, closing):
+    """UNSUBACK reason codes (MQTT 5.0 §3.11.2.1): 0x00 for an existing subscription, 0x11 No
+    subscription existed for an unknown one; nothing is delivered on the removed filter
+    ([MQTT-3.10.4-2])."""
+    topic = f"kurs/v5/{uid('avmeld')}"
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    raw.send(mq.subscribe(1, [(topic, 1)], version=5))
+    raw.expect(mq.SUBACK)
+    raw.send(mq.unsubscribe(2, [topic, "kurs/v5/aldri-abonnert"], version=5))
+    assert raw.expect(mq.UNSUBACK).reasons == [0x00, 0x11]
+    pub = Paho(cloud.mqtt_port, uid("pub"))
+    closing.append(pub)
+    pub.wait_connected().publish(topic, b"x", qos=1)
+    assert not [p for p in raw.collect(quiet=1.0) if p.type == mq.PUBLISH]
+
+
+def test_client_maximum_packet_size_is_respected(cloud, closing):
+    """A client that says Maximum Packet Size 256 is never sent a larger packet: the broker drops that
+    message for it and keeps the connection ([MQTT-3.1.2-24], [MQTT-3.1.2-25]); smaller ones arrive."""
+    topic = f"kurs/v5/{uid('liten')}"
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id, properties=mq.props((mq.MAXIMUM_PACKET_SIZE, 256))).reason == 0
+    raw.send(mq.subscribe(1, [(topic, 1)], version=5))
+    raw.expect(mq.SUBACK)
+    pub = Paho(cloud.mqtt_port, uid("pub"))
+    closing.append(pub)
+    pub.wait_connected()
+    pub.publish(topic, b"x" * 1000, qos=1)
+    pub.publish(topic, b"liten", qos=1)
+    got = raw.publishes(1)  # "liten" was published after the big one
+    assert [p.payload for p in got] == [b"liten"]
+    assert not raw.closed
+
+
+def test_subscription_identifier_is_refused_when_not_available(cloud, closing):
+    """AWS IoT does not support Subscription Identifiers (mqtt.html "MQTT 5 supported features"); a
+    SUBSCRIBE carrying one when CONNACK said Subscription Identifiers Available 0 is a protocol error:
+    DISCONNECT 0xA1 Subscription Identifiers not supported, or a plain close (MQTT 5.0 §3.2.2.3.12:
+    a SUBSCRIBE with a Subscription Identifier to a server that does not support them is a Protocol
+    Error)."""
+    raw = _v5(cloud, closing)
+    assert raw.handshake(raw.client_id).reason == 0
+    body = b"\x00\x01" + mq.props((mq.SUBSCRIPTION_ID, 7)) + mq.utf8("kurs/v5/subid") + b"\x01"
+    raw.send(mq.packet(0x82, body))
+    assert raw.closed_within(5), f"a SUBSCRIBE with a Subscription Identifier was taken: {[(p.type, p.reasons) for p in raw.seen]}"
+    assert [p.reason for p in raw.seen if p.type == mq.DISCONNECT] in ([], [0xA1])
+    assert not [p for p in raw.seen if p.type == mq.SUBACK and p.reasons and p.reasons[0] < 0x80]

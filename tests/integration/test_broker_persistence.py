@@ -106,7 +106,7 @@ def _check_messages(info, closing, cid: str, topic: str, retained: str) -> None:
     closing.append(back)
     ack = back.handshake(cid, clean=False)
     assert ack.reason == 0 and ack.session_present, "the persistent session was lost"
-    got = [p for p in back.collect(quiet=1.5) if p.type == mq.PUBLISH]
+    got = back.publishes(1)
     assert [(p.topic, p.payload, p.qos) for p in got] == [(topic, b"i koen", 1)], "the queued QoS 1 message was lost"
     back.send(mq.puback(got[0].packet_id))
 
