@@ -183,7 +183,9 @@ def test_retained_message_is_replayed_with_retain_on_subscribe_and_an_empty_one_
     assert w.core.retained_message("r/a").payload == b"sist"
     sub, ls = w.client("sub")
     ls.take()
-    w.subscribe(sub, ls, "r/+", qos=1)
+    w.subscribe(sub, ls, "r/+", qos=1)  # AWS: a wildcard filter gets no retained replay
+    assert ls.publishes() == []
+    w.subscribe(sub, ls, "r/a", qos=1)
     (m,) = ls.publishes()
     assert (m["topic"], m["payload"], m["retain"], m["qos"]) == ("r/a", b"sist", True, 1)
     w.send(pub, mp.publish("r/a", b"", qos=0, retain=True))

@@ -752,6 +752,10 @@ class BrokerCore:
         for topic_filter, sub, is_new in granted:  # retained messages after the SUBACK [MQTT-3.3.1-6]
             if sub.share or sub.retain_handling == 2 or (sub.retain_handling == 1 and not is_new):
                 continue  # none for a shared subscription (MQTT 5 section 4.8.2)
+            if "+" in topic_filter or "#" in topic_filter:
+                # AWS IoT differs from [MQTT-3.3.1-6]: "Subscription to topic filters that contain a
+                # wildcard character can't receive retained messages." (developerguide/mqtt.html#mqtt-retain)
+                continue
             self._replay_retained(conn, session, topic_filter, sub)
 
     def _replay_retained(self, conn: ClientConnection, session: Session, topic_filter: str,
