@@ -24,9 +24,9 @@ from typing import Any
 
 from kurs.room.classroom import broadcast, end, reset_learner, start
 from kurs.room.membership import join, leave
-from kurs.room.membership import load as membership
+from kurs.room.membership import load as joined
 
-__all__ = ["start", "end", "broadcast", "reset_learner", "Overview", "join", "leave", "membership", "use",
+__all__ = ["start", "end", "broadcast", "reset_learner", "Overview", "join", "leave", "joined", "use",
            "board", "status"]
 
 

@@ -17,8 +17,9 @@ from kurs.room import access, code, roster
 from kurs.room.device_policy import BROADCAST
 
 
-def start(address: str | None = None, *, quiet: bool = False) -> roster.Room:
-    """Start (or reuse) the room on ``address`` (this machine's network address by default)."""
+def start(address: str | None = None, *, quiet: bool = False, **ports: int | None) -> roster.Room:
+    """Start (or reuse) the room on ``address`` (this machine's network address by default).
+    ``ports``: ``http_port``, ``mqtt_port``, ``mqtts_port`` as for kurs.sky.start()."""
     from kurs import sky
     from kurs.sky import ca
     from kurs.sky.info import sky_dir
@@ -48,7 +49,7 @@ def start(address: str | None = None, *, quiet: bool = False) -> roster.Room:
     running = sky.status()
     if running is not None and running.room != address:
         sky.stop(quiet=True)  # the cloud keeps what it had across the restart (kurs.sky.persistence)
-    info = sky.start(room=address, quiet=True)
+    info = sky.start(room=address, quiet=True, **ports)
     if not quiet:
         print(f"Rommet er åpent på {address}. Klassekode: {room.code}")
         print("Deltakerne blir med slik (i notatbok 00, eller i en terminal):")

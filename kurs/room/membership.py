@@ -31,6 +31,12 @@ def membership_file() -> Path:
     return private_dir("rom") / "medlemskap.json"
 
 
+def return_ticket_file() -> Path:
+    """After leaving: proof (a hash of the old secret, not the secret) that lets this laptop come
+    back to the same room under the same name, to what it made there."""
+    return private_dir("rom") / "tilbake.json"
+
+
 def ca_file() -> Path:
     return private_dir("rom") / "ca.pem"
 
@@ -124,13 +130,11 @@ def join(address: str, code: str, name: str, *, quiet: bool = False) -> Membersh
                           "Klassekoden er åtte tegn, for eksempel «K7QM-XR4T», slik instruktøren viser den.")
     ca_pem = _fetch_ca(host, port)
     _check_pin(ca_pem, code, host)
-    previous = load()
     ca_path = write_private(ca_file(), ca_pem)
     request = {"kode": class_code.normalise(code), "navn": name}
-    if previous is not None and (previous.host, previous.api_port) == (host, port):
-        from kurs.room.host import secret_hash
-
-        request["tidligere"] = secret_hash(previous.secret_access_key)
+    proof = _proof(host, port)
+    if proof:
+        request["tidligere"] = proof
     answer = _post(host, port, "/kurs-rom/bli-med", request, str(ca_path))
     info = answer.get("rom", {})
     membership = Membership(host=host, api_port=port, mqtts_port=int(info.get("mqtts_port") or 8883),
@@ -147,9 +151,27 @@ def join(address: str, code: str, name: str, *, quiet: bool = False) -> Membersh
     return membership
 
 
+def _proof(host: str, port: int) -> str | None:
+    from kurs.room.host import secret_hash
+
+    previous = load()
+    if previous is not None and (previous.host, previous.api_port) == (host, port):
+        return secret_hash(previous.secret_access_key)
+    try:
+        ticket = json.loads(return_ticket_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(ticket.get("bevis")) if (ticket.get("host"), ticket.get("api_port")) == (host, port) else None
+
+
 def leave(*, quiet: bool = False) -> bool:
     """Leave the room: kurs uses your own local cloud again. Nothing you made anywhere is deleted."""
+    from kurs.room.host import secret_hash
+
     found = load()
+    if found is not None:
+        write_private(return_ticket_file(), json.dumps({"host": found.host, "api_port": found.api_port,
+                                                        "bevis": secret_hash(found.secret_access_key)}))
     membership_file().unlink(missing_ok=True)
     if not quiet:
         if found is None:

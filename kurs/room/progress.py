@@ -12,9 +12,9 @@ import time
 
 
 def report(exercise: int, passed: bool) -> None:
-    from kurs.room import membership
+    from kurs.room.membership import load
 
-    if membership.load() is None:
+    if load() is None:
         return
     try:
         from kurs.room.devices import publish_status
