@@ -26,8 +26,17 @@ from kurs.room.classroom import broadcast, end, reset_learner, start
 from kurs.room.membership import join, leave
 from kurs.room.membership import load as joined
 
-__all__ = ["start", "end", "broadcast", "reset_learner", "Overview", "join", "leave", "joined", "use",
+__all__ = ["start", "end", "broadcast", "reset_learner", "Overview", "join", "leave", "joined", "describe", "use",
            "board", "status"]
+
+
+def describe() -> str:
+    """One line: alone with your own local cloud, or in which room as whom."""
+    found = joined()
+    if found is None:
+        return "Du jobber alene, med din egen lokale sky."
+    return (f"Du er med i rommet på {found.host} som «{found.name}»; alt du lager der, begynner med "
+            f"«{found.slug}-». kurs.room.leave() tar deg tilbake til din egen lokale sky.")
 
 
 def use() -> Any:

@@ -106,7 +106,7 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
 
 def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
-    payload = body.get("topicRulePayload") or {}
+    payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
     match = re.search(r"\bFROM\s+'([^']*)'", str(payload.get("sql") or ""), re.I)
     if match is None or not topic_allowed(prefix, match.group(1)):
         return "regelen må lese fra et emne som er ditt (eller kurs/par/…)"
