@@ -248,6 +248,9 @@ def test_a_third_learner_cannot_touch_the_pairs_boards(room, tmp_path, ida, ola)
     try:
         per(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Per', quiet=True)")
         per("iot = kurs.room.joined().client('iot')")
+        # Others' names are not even listed; the pair's things are there all the same.
+        assert per("[t['thingName'] for t in iot.list_things()['things']]") == []
+        assert per("iot.list_certificates()['certificates']") == []
         for thing in ("ida-knapp", "ola-lys"):
             answer = per.ask(f"iot.list_thing_principals(thingName={thing!r})")
             assert "AccessDenied" in answer.get("error", ""), answer

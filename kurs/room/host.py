@@ -29,6 +29,11 @@ JOIN_PATH = "/kurs-rom/bli-med"
 CA_PATH = "/kurs-rom/ca"
 MAX_FAILED_JOINS = 20  # wrong codes per minute before the join endpoint pauses (guessing a code)
 _CERT_OPS = ("CreateCertificateFromCsr", "CreateKeysAndCertificate")
+# List operations whose answers are cut down to the learner's own: (list key, name key or None).
+_LISTS = {"ListThings": ("things", "thingName"), "ListPolicies": ("policies", "policyName"),
+          "ListCertificates": ("certificates", "certificateId"), "ListTopicRules": ("rules", "ruleName"),
+          "ListFunctions": ("Functions", "FunctionName"), "ListTables": ("TableNames", None),
+          "ListRoles": ("Roles", "RoleName")}
 
 
 class RoomHost:
@@ -66,7 +71,38 @@ class RoomHost:
             return _send(start_response, _denied(op, reason))
         if op in _CERT_OPS:
             return self._remember_certificate(learner, app, environ, start_response)
+        if op in _LISTS and service != "iam":  # IAM answers in XML; its roles are only names anyway
+            return self._own_only(learner, _LISTS[op], app, environ, start_response)
         return app(environ, start_response)
+
+    def _own_only(self, learner: roster.Learner, keys: tuple[str, str | None], app: Callable[..., Any],
+                  environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A list answer with only the learner's own resources: others' names are not theirs to see."""
+        held: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+            held["status"], held["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(app(environ, capture))
+        listed, name_key = keys
+        try:
+            data = json.loads(body)
+            items = data.get(listed)
+            if str(held.get("status", "")).startswith("200") and isinstance(items, list):
+                data[listed] = [x for x in items if self._owned_item(learner, x, name_key)]
+                body = json.dumps(data).encode()
+        except (ValueError, AttributeError):
+            pass
+        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != "content-length"]
+        start_response(held.get("status", "500 Internal Server Error"), [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _owned_item(self, learner: roster.Learner, item: Any, name_key: str | None) -> bool:
+        name = item.get(name_key) if name_key and isinstance(item, dict) else item
+        if name_key == "certificateId":
+            return self.room.certificates.get(str(name)) == learner.slug
+        return access.slug_owns(learner.slug, str(name))
 
     def _remember_certificate(self, learner: roster.Learner, app: Callable[..., Any], environ: dict,
                               start_response: Callable[..., Any]) -> Iterable[bytes]:
