@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     rom.add_parser("forlat", help="forlat rommet og bruk din egen lokale sky igjen").set_defaults(func=_leave)
     rom.add_parser("env", help="miljøvariabler for aws-kommandoen i rommet (eval \"$(kurs rom env)\")") \
         .set_defaults(func=_env)
+    aws = rom.add_parser("aws", help="det samme rommet på en ekte AWS-konto: lag eller fjern deltakernes "
+                                     "IAM-brukere og policyer (instruktøren, aws-modus)",
+                         description="Se docs/rom-aws.md. Hver deltaker får en IAM-bruker kurs-rom-<prefiks> "
+                                     "med rettigheter bare til sine egne ressurser, og IoT-policyen kurs-<prefiks>-rom.")
+    aws.add_argument("handling", choices=["lag", "fjern"])
+    aws.add_argument("navn", nargs="+", help="deltakernes navn (blir prefiksene)")
+    aws.add_argument("--bekreft-konto", metavar="KONTO", help="AWS-kontoen (12 sifre) det gjelder")
+    aws.set_defaults(func=_aws)
     parser.set_defaults(func=lambda a: parser.print_help() or 2)
 
 
@@ -80,6 +88,18 @@ def _leave(args: argparse.Namespace) -> int:
     from kurs.room import leave
 
     leave()
+    return 0
+
+
+def _aws(args: argparse.Namespace) -> int:
+    from kurs import aws_mode
+    from kurs.room import aws_room
+
+    aws_mode.confirm_for_this_run(args.bekreft_konto)
+    if args.handling == "lag":
+        aws_room.create_learners(args.navn, confirm_account=args.bekreft_konto)
+    else:
+        aws_room.remove_learners(args.navn, confirm_account=args.bekreft_konto)
     return 0
 
 
