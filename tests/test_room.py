@@ -38,7 +38,7 @@ class Laptop:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.laptop"], env=_env(home), text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(home / "laptop.log").open("w"),
                                      cwd=Path(__file__).resolve().parent.parent)
 
     def __call__(self, line: str) -> object:
@@ -294,3 +294,65 @@ def test_a_room_that_stops_says_so_and_after_a_restart_everyone_carries_on(room,
     assert json.loads((room["home"] / "sky" / "rom" / "rom.json").read_text())["code"] == room["code"]
     # The learner's saved key works again, and what the learner made is still there.
     assert ida("iot.describe_thing(thingName='ida-knapp')['thingName']") == "ida-knapp"
+
+
+# -- the instructor's tools -----------------------------------------------------------------------------
+
+def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_learners(room, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("KURS_HOME", str(room["home"]))
+    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
+        monkeypatch.delenv(key)
+    from kurs.room import broadcast
+    from kurs.room.overview import RoomWatcher
+
+    laptop = Laptop(tmp_path)
+    try:
+        laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Siri', quiet=True)")
+        laptop("kurs.room.devices.notebook_client()")
+        # A real check, as a learner runs it: the code in the workspace, oppgave1.sjekk().
+        laptop("from kurs.exercises import workspace; from kurs.oppgaver import oppgave1")
+        laptop("workspace.save('oppgave1', oppgave1.solution(), oppgave1.base_app)")
+        laptop("oppgave1.sjekk()")
+        laptop("kurs.sky.stop(quiet=True)")  # the check ran on Siri's own local cloud
+        watcher = RoomWatcher()
+        try:
+            siri = _wait(lambda: next((x for x in watcher.learners() if x.slug == "siri" and x.passed), None))
+            assert siri is not None and siri.passed == {1: True}
+        finally:
+            watcher.close()
+        broadcast("Pause til 10.15")
+        assert _wait(lambda: laptop("kurs.room.devices.broadcasts") == ["Pause til 10.15"], 5)
+    finally:
+        laptop.close()
+
+
+def test_the_instructor_resets_one_learner_and_only_that_learner(room, tmp_path, monkeypatch):
+    laptop = Laptop(tmp_path)
+    try:
+        laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Tor', quiet=True)")
+        laptop("kurs.room.devices.provision('knapp')")
+        reset = _cli(room["home"], "rom", "nullstill", "Tor")
+        assert reset.returncode == 0 and "tor-knapp" in reset.stdout
+        assert laptop("[t['thingName'] for t in kurs.room.joined().client('iot').list_things()['things']]") == []
+        laptop("kurs.room.devices.provision('knapp')")  # still in the room: Tor starts again
+        assert _cli(room["home"], "rom", "nullstill", "Ingen").returncode == 1
+        status = _cli(room["home"], "rom", "status")
+        assert "Tor (tor-)" in status.stdout and "Ida (ida-)" in status.stdout
+    finally:
+        laptop.close()
+
+
+def test_ending_the_room_expires_the_code_and_the_keys(room, ida, tmp_path):
+    key_check = "kurs.room.joined().client('iot').list_things()"
+    ended = _cli(room["home"], "rom", "slutt")
+    assert ended.returncode == 0 and "virker ikke lenger" in ended.stdout
+    assert "svarer ikke" in ida.ask("kurs.room.use()")["error"]
+    late = _cli(tmp_path, "rom", "bli-med", room["api"], room["code"], "--navn", "Sen")
+    assert late.returncode == 1 and "Får ikke kontakt med rommet" in late.stderr
+    # Even on the instructor's machine, where the cloud still runs, the learners' keys are gone.
+    local = ida.ask(key_check.replace("kurs.room.joined().client('iot')", "__import__('boto3').client('iot', "
+                    f"endpoint_url='http://127.0.0.1:{room['ports']['http_port']}', region_name='eu-west-1', "
+                    "aws_access_key_id=kurs.room.joined().access_key_id, "
+                    "aws_secret_access_key=kurs.room.joined().secret_access_key)"))
+    assert "UnrecognizedClient" in local["error"]

@@ -71,6 +71,7 @@ def provision(role: str, membership: Membership | None = None) -> RoomThing:
 
 _client_lock = threading.Lock()
 _client: Any = None
+broadcasts: list[str] = []  # what the instructor said to everyone, newest last (kurs.room.broadcast)
 
 
 def notebook_client() -> Any:
@@ -83,7 +84,23 @@ def notebook_client() -> Any:
         membership.reachable()
         thing = provision(NOTEBOOK_ROLE, membership)
         _client = connect(thing, membership)
+        _client.message_callback_add(device_policy.BROADCAST, _on_broadcast)
+        # Wait for this SUBACK here, so it is never taken for the answer to a later subscription.
+        acked = threading.Event()
+        _client.on_subscribe = lambda *args: acked.set()
+        _client.subscribe(device_policy.BROADCAST, qos=1)
+        acked.wait(5)
+        _client.on_subscribe = None
         return _client
+
+
+def _on_broadcast(client: Any, userdata: Any, msg: Any) -> None:
+    try:
+        text = str(json.loads(msg.payload)["tekst"])
+    except (ValueError, KeyError, TypeError):
+        return
+    broadcasts.append(text)
+    print(f"📣 Beskjed fra instruktøren: {text}")
 
 
 def connect(thing: RoomThing, membership: Membership, **kwargs: Any) -> Any:

@@ -59,14 +59,20 @@ class RoomWatcher:
         self._learners: dict[str, LearnerView] = {}
         self._messages: deque[Seen] = deque(maxlen=keep)
         self.listeners: list[Any] = []
-        self._monitor = mqtt.Monitor(list(TOPICS), client=client)
-        self._monitor.client.on_message = None
+        self._own = client is None
+        self.client = client or mqtt.connect()
+        # The callback before the subscription: the retained reports come right after the SUBACK.
+        self.client.on_message = self._on_message
         for topic in TOPICS:
-            self._monitor.client.message_callback_remove(topic)
-            self._monitor.client.message_callback_add(topic, self._on_message)
+            self.client.subscribe(topic, qos=1)
 
     def close(self) -> None:
-        self._monitor.close()
+        self.client.on_message = None
+        for topic in TOPICS:
+            self.client.unsubscribe(topic)
+        if self._own:
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def _roster(self) -> dict[str, LearnerView]:
         room = roster.load()
