@@ -239,6 +239,23 @@ def test_a_pair_across_two_laptops_and_the_instructors_overview(room, ida, ola, 
         assert "1✓ 2· 3✗" in shown
         assert any(m.topic == "kurs/par/ida-ola/state" for m in watcher.messages())
         assert all(m.slug == "ola" for m in watcher.messages("ola")) and watcher.messages("ola")
+        # The instructor's overview in the notebook shows the same, and filters the stream per learner.
+        from kurs import instructor
+
+        view = instructor.Overview(refresh_s=60)
+        try:
+            assert view.room is not None
+            _wait(lambda: view.room.refresh() or "ola-lys" in view.room._table.value, 5)
+            assert "ida-knapp" in view.room._table.value and "ola-lys" in view.room._table.value
+            view.room._filter.value = next(o for o in view.room._filter.options if o.endswith("(ida)"))
+            ida("boards['knapp'].click()")  # live messages from both laptops, shown only for Ida
+            assert ola("boards['lys'].wait_for(lambda: boards['lys'].led(2) is False, 5)") is not None
+            assert _wait(lambda: view.room.refresh() or "kurs/rom/ida/kort" in view.room._messages.value, 5)
+            assert _wait(lambda: any(m.topic.startswith("kurs/rom/ola/") for m in view.room.watcher.messages()), 5)
+            view.room.refresh()
+            assert "kurs/rom/ola/" not in view.room._messages.value
+        finally:
+            view.close()
     finally:
         watcher.close()
 

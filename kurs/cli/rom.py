@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start = rom.add_parser("start", help="start rommet (instruktøren)")
     start.add_argument("--adresse", help="maskinens adresse på nettet (finnes selv om du ikke gir den)")
     start.set_defaults(func=_start)
-    rom.add_parser("status", help="deltakere, kort og oppgaver (instruktøren)").set_defaults(func=_status)
+    status = rom.add_parser("status", help="deltakere, kort og oppgaver (instruktøren)")
+    status.add_argument("--folg", action="store_true", help="vis rommet på nytt hvert annet sekund (Ctrl-C stopper)")
+    status.set_defaults(func=_status)
     tell = rom.add_parser("kringkast", help="send en beskjed til alle deltakerne")
     tell.add_argument("tekst")
     tell.set_defaults(func=lambda a: _broadcast(a.tekst))
@@ -49,10 +51,24 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from kurs.room import status
+    import time
 
-    print(status())
-    return 0
+    from kurs.room.overview import RoomWatcher, text
+
+    watcher = RoomWatcher()
+    try:
+        time.sleep(0.5)  # the retained reports arrive right after subscribing
+        while True:
+            if args.folg:
+                print("\033[2J\033[H", end="")  # clear the terminal, like watch(1)
+            print(text(watcher))
+            if not args.folg:
+                return 0
+            for seen in watcher.messages()[-10:]:
+                print(f"  {time.strftime('%H:%M:%S', time.localtime(seen.when))} {seen.topic}: {seen.text[:80]}")
+            time.sleep(2)
+    finally:
+        watcher.close()
 
 
 def _broadcast(text: str) -> int:
