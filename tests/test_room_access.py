@@ -76,6 +76,8 @@ def test_a_learner_may_use_own_resources_and_the_pair_space(service, operation, 
     ("lambda", "invoke", {"FunctionName": "arn:aws:lambda:eu-west-1:123456789012:function:kurs-ola-f"}, "ikke din"),
     ("dynamodb", "put_item", {"TableName": "kurs-ola-trykk", "Item": {}}, "ikke din"),
     ("iam", "create_access_key", {"UserName": "rom-ola"}, "IAM-brukere og nøkler"),
+    ("iam", "get_user", {"UserName": "rom-ola"}, "IAM-brukeren «rom-ola» er ikke din"),
+    ("iot-data", "get_retained_message", {"topic": "kurs/rom/ola/fremdrift/1"}, "ikke ditt"),
     ("iot", "create_policy", {"policyName": "kurs-ida-alt", "policyDocument": json.dumps(
         {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})}, "policyen gir tilgang"),
     ("iot", "create_topic_rule", {"ruleName": "kurs_ida_lytt", "topicRulePayload": {

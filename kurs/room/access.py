@@ -204,7 +204,7 @@ def _json(body: bytes) -> dict[str, Any]:
 
 _KINDS = {"thingname": "thing", "policyname": "policy", "rulename": "rule", "functionname": "function",
           "tablename": "table", "rolename": "role", "loggroupname": "log", "certificateid": "certificate",
-          "topic": "topic", "target": "arn", "principal": "arn", "role": "arn"}
+          "topic": "topic", "target": "arn", "principal": "arn", "role": "arn", "username": "user"}
 
 
 def names(params: dict[str, Any]) -> list[Named]:
@@ -217,13 +217,13 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
     service = req.service
     if service == "sts":
         return "GetCallerIdentity", None
+    if service == "moto-api":
+        return None, "bare instruktøren kan tømme rommet"
     op, params = operation(req)
     if op is None:
         return None, "rommet kjenner ikke denne forespørselen"
     if service == "iam" and op not in _IAM_ALLOWED:
         return op, "i rommet kan du bare lage og bruke roller (IAM-brukere og nøkler styrer instruktøren)"
-    if service == "moto-api":
-        return op, "bare instruktøren kan tømme rommet"
     found = names(params)
     if not found and not (op in _HARMLESS or op.startswith(("List", "Describe"))):
         return op, "operasjonen nevner ingen ressurs som er din"
@@ -253,6 +253,8 @@ def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -
             return None if owns_certificate(value.rsplit("/", 1)[-1]) else "sertifikatet er ikke ditt"
         name = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
         return None if slug_owns(prefix, name) else f"«{value}» er ikke ditt"
+    if named.kind == "user":  # only the learner's own IAM user (kurs.room.roster.USER_PREFIX)
+        return None if value == f"rom-{prefix}" else f"IAM-brukeren «{value}» er ikke din"
     if named.kind == "function":
         value = _last(value, ":function:")
     label = {"thing": "tingen", "policy": "policyen", "rule": "regelen", "function": "funksjonen",

@@ -33,7 +33,7 @@ _CERT_OPS = ("CreateCertificateFromCsr", "CreateKeysAndCertificate")
 _LISTS = {"ListThings": ("things", "thingName"), "ListPolicies": ("policies", "policyName"),
           "ListCertificates": ("certificates", "certificateId"), "ListTopicRules": ("rules", "ruleName"),
           "ListFunctions": ("Functions", "FunctionName"), "ListTables": ("TableNames", None),
-          "ListRoles": ("Roles", "RoleName")}
+          "ListRoles": ("Roles", "RoleName"), "ListRetainedMessages": ("retainedTopics", "topic")}
 
 
 class RoomHost:
@@ -102,6 +102,8 @@ class RoomHost:
         name = item.get(name_key) if name_key and isinstance(item, dict) else item
         if name_key == "certificateId":
             return self.room.certificates.get(str(name)) == learner.slug
+        if name_key == "topic":
+            return access.topic_allowed(learner.slug, str(name))
         return access.slug_owns(learner.slug, str(name))
 
     def _remember_certificate(self, learner: roster.Learner, app: Callable[..., Any], environ: dict,
