@@ -1,8 +1,8 @@
 """The IoT policy a learner's things get in a room: the course's least-privilege policy
 (kurs.provisioning.device_policy), with the course's one shared topic ``state`` replaced by the
 room's pair space ``kurs/par/*`` (in a room of thirty, ``state`` would light every LED), plus the
-learner's own ``kurs/rom/<prefix>/*`` (progress and board status for the instructor) and, to read
-only, the instructor's broadcast topic.
+learner's own ``kurs/rom/<prefix>/*`` (progress and board status for the instructor, retained) and,
+to read only, the instructor's broadcast topic.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def statements(slug: str) -> Callable[[str], list[dict[str, Any]]]:
              "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
             {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [f"{arn}:topic/{t}" for t in topics]},
             {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": [f"{arn}:topicfilter/{t}" for t in topics]},
+            # Progress and board status are retained, so an overview opened later sees them (AWS IoT
+            # asks for iot:RetainPublish besides iot:Publish for that).
+            {"Effect": "Allow", "Action": "iot:RetainPublish", "Resource": f"{arn}:topic/{own_space(slug)}/*"},
             {"Effect": "Allow", "Action": ["iot:Subscribe", "iot:Receive"],
              "Resource": [f"{arn}:topicfilter/{BROADCAST}", f"{arn}:topic/{BROADCAST}"]},
         ]

@@ -114,9 +114,12 @@ def publish_status(subtopic: str, data: dict[str, Any], *, retain: bool = True) 
     """Tell the instructor something about this learner (``kurs/rom/<prefix>/<subtopic>``)."""
     membership = current()
     client = notebook_client()
-    info = client.publish(f"{device_policy.own_space(membership.slug)}/{subtopic}",
-                          json.dumps(data, ensure_ascii=False), qos=1, retain=retain)
+    topic = f"{device_policy.own_space(membership.slug)}/{subtopic}"
+    info = client.publish(topic, json.dumps(data, ensure_ascii=False), qos=1, retain=retain)
     info.wait_for_publish(timeout=5)
+    if not info.is_published():  # AWS IoT closes a connection whose policy refuses the publish
+        raise CourseError(f"Rommet bekreftet ikke meldingen på «{topic}».",
+                          "Provisjoner notatbokas ting på nytt: kurs.room.devices.provision('notatbok').")
 
 
 # -- virtual boards in the room ---------------------------------------------------------------------
