@@ -112,3 +112,19 @@ def test_the_class_code_pins_the_ca_and_survives_how_people_type_it():
     assert code.well_formed(made) and code.pinned_fragment(made) == code.fingerprint(b"ca-der")
     assert code.same(made.lower().replace("-", " "), made)
     assert not code.well_formed("K7QM") and not code.same("AAAA-" + made[5:], made) or made.startswith("AAAA")
+
+
+def test_guessing_class_codes_pauses_the_join_endpoint(monkeypatch, tmp_path):
+    from kurs.room import roster
+    from kurs.room.host import MAX_FAILED_JOINS, JoinRefused, RoomHost
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    right = code.new_code(b"ca")
+    host = RoomHost(roster.Room(address="127.0.0.2", code=right), b"ca", "123456789012")
+    for _ in range(MAX_FAILED_JOINS):
+        with pytest.raises(JoinRefused) as refused:
+            host.join("AAAA-" + right[5:] if not right.startswith("AAAA") else "BBBB-" + right[5:], "Per", "", "x")
+        assert refused.value.status == 403 and "Klassekoden stemmer ikke" in str(refused.value)
+    with pytest.raises(JoinRefused) as paused:
+        host.join(right, "Per", "", "x")  # even the right code waits: someone is guessing
+    assert paused.value.status == 429 and "Vent et minutt" in str(paused.value)

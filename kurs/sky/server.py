@@ -110,7 +110,10 @@ async def _serve_room(moto: MotoServer, address: str, http_port: int, mqtts_port
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     try:
-        https = make_server(address, http_port, moto.app, threaded=True, ssl_context=context)
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        https = make_server(address, http_port, moto.app, threaded=True, ssl_context=context,
+                            request_handler=MotoRequestHandler)  # as the cloud's own HTTP door
     except (OSError, SystemExit) as exc:
         raise _port_taken("http_port", http_port) from exc
     threading.Thread(target=https.serve_forever, name="rom-https", daemon=True).start()
