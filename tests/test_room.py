@@ -332,14 +332,19 @@ def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_lea
         laptop("workspace.save('oppgave1', oppgave1.solution(), oppgave1.base_app)")
         laptop("oppgave1.sjekk()")
         laptop("kurs.sky.stop(quiet=True)")  # the check ran on Siri's own local cloud
-        watcher = RoomWatcher()
+        laptop("b = kurs.room.board('lys', 'lys'); b.wait_for(lambda: b.cloud_connected, 10)")
+        time.sleep(1.0)  # the board's first report, before anyone watches
+        watcher = RoomWatcher()  # opened late: the retained reports still tell it all
         try:
-            siri = _wait(lambda: next((x for x in watcher.learners() if x.slug == "siri" and x.passed), None))
+            siri = _wait(lambda: next((x for x in watcher.learners() if x.slug == "siri" and x.passed
+                                       and "siri-lys" in x.boards), None))
             assert siri is not None and siri.passed == {1: True}
+            assert siri.boards["siri-lys"].connected is True and siri.boards["siri-lys"].led is False
         finally:
             watcher.close()
         broadcast("Pause til 10.15")
         assert _wait(lambda: laptop("kurs.room.devices.broadcasts") == ["Pause til 10.15"], 5)
+        laptop("b.close()")
     finally:
         laptop.close()
 

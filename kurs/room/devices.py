@@ -146,10 +146,12 @@ def board(app: str | Path, role: str, *, pair: str | None = None, start: bool = 
         write_private(fs_dir / path.name, path.read_bytes())
     result = VirtualBoard(app_dir, device_id=thing.thing_name, fs_dir=fs_dir,
                           config_overrides=thing.device_config(membership))
-    if report:
-        BoardReporter(result, thing.thing_name)
+    reporter = BoardReporter(result, thing.thing_name) if report else None
     if start:
         result.start()
+        if reporter is not None:
+            # Once connected, say so (retained): an overview opened later sees the board too.
+            threading.Thread(target=reporter.announce, daemon=True, name=f"rom-{thing.thing_name}").start()
     return result
 
 
@@ -189,9 +191,17 @@ class BoardReporter:
             return
         threading.Thread(target=self._send, daemon=True, name=f"rom-{self.thing}").start()
 
+    def announce(self) -> None:
+        try:
+            self.board.wait_for(lambda: self.board.cloud_connected, 15)
+        except Exception:  # noqa: BLE001 - the lifecycle events tell the overview anyway
+            return
+        self._led = bool(self.board.pin_level(self.led_pin))
+        self._send()
+
     def _send(self) -> None:
         try:
             publish_status(f"kort/{self.thing}", {"kort": self.thing, "lys": self._led, "trykk": self.last_press,
-                                                   "tid": time.time()})
+                                                   "tilkoblet": bool(self.board.cloud_connected), "tid": time.time()})
         except Exception:  # noqa: BLE001 - the overview is extra; the board goes on
             pass

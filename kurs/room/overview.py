@@ -111,6 +111,8 @@ class RoomWatcher:
                     board = learner.board(str(data["kort"]))
                     board.led = data.get("lys") if data.get("lys") is not None else board.led
                     board.last_press = data.get("trykk") or board.last_press
+                    if board.connected is None and data.get("tilkoblet") is not None:
+                        board.connected = bool(data["tilkoblet"])  # until a lifecycle event says more
             elif topic.startswith("$aws/events/presence/") and learner is not None:
                 client_id = parts[-1]
                 if not client_id.endswith("-notatbok"):
