@@ -332,7 +332,9 @@ def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_lea
         laptop("workspace.save('oppgave1', oppgave1.solution(), oppgave1.base_app)")
         laptop("oppgave1.sjekk()")
         laptop("kurs.sky.stop(quiet=True)")  # the check ran on Siri's own local cloud
-        laptop("b = kurs.room.board('lys', 'lys'); b.wait_for(lambda: b.cloud_connected, 10)")
+        refused = laptop.ask("kurs.room.board('lys', 'lys')")  # 'state' is nobody's own in a room
+        assert "parnavn" in refused["error"] and not (tmp_path / "rom" / "kort" / "siri-lys").exists()
+        laptop("b = kurs.room.board('lys', 'lys', pair='siri-x'); b.wait_for(lambda: b.cloud_connected, 10)")
         time.sleep(1.0)  # the board's first report, before anyone watches
         watcher = RoomWatcher()  # opened late: the retained reports still tell it all
         try:

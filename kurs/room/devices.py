@@ -136,10 +136,11 @@ def board(app: str | Path, role: str, *, pair: str | None = None, start: bool = 
     from kurs.esp32.app import resolve_app
 
     membership = current()
+    source = resolve_app(app)
+    _check_topic(Path(source.path), pair)
     membership.reachable()
     thing = provision(role, membership)
     folder = private_dir("rom", "kort", thing.thing_name)
-    source = resolve_app(app)
     app_dir = _room_copy(Path(source.path), folder / "app", pair)
     fs_dir = folder / "fs"
     for path in (thing.cert_file, thing.key_file, thing.ca_file):
@@ -155,15 +156,26 @@ def board(app: str | Path, role: str, *, pair: str | None = None, start: bool = 
     return result
 
 
+def _check_topic(source: Path, pair: str | None) -> None:
+    init = source / "fs" / "init.js"
+    text = init.read_text(encoding="utf-8") if init.is_file() else ""
+    if pair is None and "'state'" in text:
+        # The room's policy refuses «state» (every LED in the room would share it), and AWS IoT answers
+        # a refused subscription by closing the connection: the board would reconnect for ever.
+        raise CourseError("Koden bruker emnet «state», men i rommet ville alle delt det, så rommet nekter det.",
+                          "Gi kortet et parnavn som makkeren din bruker også, for eksempel "
+                          "kurs.room.board(..., pair=\"ida-ola\"); da bruker kortet kurs/par/ida-ola/state.")
+
+
 def _room_copy(source: Path, target: Path, pair: str | None) -> Path:
     import shutil
 
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("build", "deps", "conf9.json"))
+    init = target / "fs" / "init.js"
+    text = init.read_text(encoding="utf-8") if init.is_file() else ""
     if pair is not None:
-        init = target / "fs" / "init.js"
-        text = init.read_text(encoding="utf-8")
         topic = device_policy.pair_topic(pair)
         if "'state'" in text:
             init.write_text(text.replace("'state'", f"'{topic}'"), encoding="utf-8")
