@@ -194,6 +194,8 @@ def test_over_mqtt_a_learner_reaches_only_own_topics_and_the_pair_space(room, id
     ola("c = kurs.room.devices.notebook_client()")
     refused = ola.ask("kurs.mqtt.Monitor('devices/ida-knapp/#', client=c)")
     assert "error" in refused and "avvist" in refused["error"]
+    denied = [line for line in _log(room).splitlines() if "nektet iot:Subscribe på 'devices/ida-knapp/#'" in line]
+    assert denied and "ola-notatbok" in denied[-1]  # the broker logs who tried, as for the API
     # AWS IoT closes a connection the policy refuses; a new one for the allowed topics.
     ola("c.disconnect(); c.loop_stop(); c = kurs.room.devices.notebook_client()")
     ola("m = kurs.mqtt.Monitor('kurs/par/ida-ola/#', client=c)")
