@@ -128,3 +128,44 @@ def test_guessing_class_codes_pauses_the_join_endpoint(monkeypatch, tmp_path):
     with pytest.raises(JoinRefused) as paused:
         host.join(right, "Per", "", "x")  # even the right code waits: someone is guessing
     assert paused.value.status == 429 and "Vent et minutt" in str(paused.value)
+
+
+def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from kurs.room import overview, roster
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    room = roster.Room(address="127.0.0.2", code="AAAA-BBBB")
+    for name in ("Ida", "Ida2"):
+        slug = name.lower()
+        room.learners[slug] = roster.Learner(name, slug, "AKIA" + slug, "secret")
+    roster.save(room)
+
+    class Client:  # what RoomWatcher needs of a paho client
+        on_message = None
+
+        def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return None
+
+        def unsubscribe(self, *args):  # noqa: ANN002, ANN202
+            return None
+
+    watcher = overview.RoomWatcher(client=Client())
+
+    def send(topic: str, payload: dict | str, retain: bool = False) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        watcher._on_message(None, None, SimpleNamespace(topic=topic, payload=data.encode(), retain=retain))
+
+    send("kurs/rom/ida2/fremdrift/4", {"oppgave": 4, "bestatt": True}, retain=True)
+    send("kurs/rom/ida/kort/ida-lys", {"kort": "ida-lys", "lys": True, "trykk": None, "tilkoblet": True})
+    send("$aws/events/presence/disconnected/ida-lys", {"clientId": "ida-lys"})
+    send("$aws/events/presence/connected/ida-notatbok", {"clientId": "ida-notatbok"})
+    send("kurs/par/ida2-ida/state", {"on": True})
+    learners = {x.slug: x for x in watcher.learners()}
+    assert learners["ida2"].passed == {4: True} and learners["ida"].passed == {}
+    assert learners["ida"].boards["ida-lys"].led is True
+    assert learners["ida"].boards["ida-lys"].connected is False  # the lifecycle event has the last word
+    assert "ida-notatbok" not in learners["ida"].boards  # the notebook is not a board
+    assert [m.topic for m in watcher.messages("ida2")] == ["kurs/par/ida2-ida/state"]  # retained: not "live"
+    assert "Ida2 (ida2-)   oppgaver: 1· 2· 3· 4✓" in overview.text(watcher)
