@@ -151,7 +151,7 @@ def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_p
         def unsubscribe(self, *args):  # noqa: ANN002, ANN202
             return None
 
-    watcher = overview.RoomWatcher(client=Client())
+    watcher = overview.RoomWatcher(client=Client(), retained=False)
 
     def send(topic: str, payload: dict | str, retain: bool = False) -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload)

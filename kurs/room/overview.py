@@ -2,14 +2,17 @@
 which exercises they have passed, and the live messages, filterable per learner.
 
 It listens on the instructor's own cloud over plain MQTT on 127.0.0.1 (this machine only), like
-the overview of the local cloud: the learners' reports (``kurs/rom/<prefix>/…``, retained), the
-lifecycle events (``$aws/events/presence/…``) and every other message, each attributed to the
-learner whose prefix its topic or client carries.
+the overview of the local cloud: the learners' reports (``kurs/rom/<prefix>/…``), the lifecycle
+events (``$aws/events/presence/…``) and every other message, each attributed to the learner whose
+prefix its topic or client carries. The reports are retained; AWS IoT replays retained messages only
+to subscriptions without wildcards, so an overview opened later reads them the way AWS offers it:
+ListRetainedMessages and GetRetainedMessage on the data plane's HTTP API.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kurs.room import roster
+
+log = logging.getLogger(__name__)
 
 TOPICS = ("#", "$aws/events/#", "$aws/things/+/shadow/#")
 EXERCISES = (1, 2, 3, 4, 5, 6)
@@ -52,7 +57,7 @@ class Seen:
 class RoomWatcher:
     """Collects the room's state from MQTT; ``learners()`` and ``messages(slug)`` read it."""
 
-    def __init__(self, *, keep: int = 500, client: Any = None) -> None:
+    def __init__(self, *, keep: int = 500, client: Any = None, retained: bool = True) -> None:
         from kurs import mqtt
 
         self._lock = threading.Lock()
@@ -65,6 +70,24 @@ class RoomWatcher:
         self.client.on_message = self._on_message
         for topic in TOPICS:
             self.client.subscribe(topic, qos=1)
+        if retained:
+            self._read_retained()
+
+    def _read_retained(self) -> None:
+        """What the learners reported before this overview opened (retained on ``kurs/rom/…``)."""
+        from types import SimpleNamespace
+
+        from kurs.room.classroom import _client
+
+        try:
+            data = _client("iot-data")
+            topics = [m["topic"] for page in data.get_paginator("list_retained_messages").paginate()
+                      for m in page.get("retainedTopics", []) if m["topic"].startswith("kurs/rom/")]
+            for topic in topics:
+                payload = data.get_retained_message(topic=topic).get("payload") or b""
+                self._on_message(None, None, SimpleNamespace(topic=topic, payload=payload, retain=True))
+        except Exception:  # noqa: BLE001 - live messages still come; the cloud may be restarting
+            log.warning("Fant ikke rapportene deltakerne sendte før oversikten ble åpnet", exc_info=True)
 
     def close(self) -> None:
         self.client.on_message = None
