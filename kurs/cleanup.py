@@ -111,10 +111,20 @@ class Result:
 
 # --- finding -----------------------------------------------------------------------------
 class _Clients:
-    def __init__(self, settings: config.Settings, confirm_account: str | None) -> None:
+    def __init__(self, settings: config.Settings, confirm_account: str | None, prefix: str | None = None) -> None:
         self.settings = settings
         self.confirm_account = confirm_account
+        self.prefix = prefix  # a room learner's prefix: only what that learner made (kurs.room)
         self._made: dict[str, Any] = {}
+
+    def mine(self, name: str) -> bool:
+        if self.prefix is None:
+            return True
+        from kurs.room.access import slug_owns
+        from kurs.room.aws_room import iot_policy_name
+
+        # The room's IoT policy is the instructor's (kurs rom aws), not the learner's to delete.
+        return slug_owns(self.prefix, name) and name != iot_policy_name(self.prefix)
 
     def __call__(self, service: str) -> Any:
         if service not in self._made:
@@ -137,13 +147,14 @@ def _code(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
 
 
-def plan(*, settings: config.Settings | None = None, confirm_account: str | None = None) -> Plan:
-    """List what the course has made (nothing is changed)."""
+def plan(*, settings: config.Settings | None = None, confirm_account: str | None = None,
+         prefix: str | None = None) -> Plan:
+    """List what the course has made (nothing is changed); with ``prefix``, only that room learner's."""
     from kurs import aws_mode
 
     settings = settings or config.load()
     with aws_mode.friendly_errors(settings):
-        return _plan(settings, _Clients(settings, confirm_account))
+        return _plan(settings, _Clients(settings, confirm_account, prefix))
 
 
 def _plan(settings: config.Settings, clients: _Clients) -> Plan:
@@ -166,7 +177,7 @@ def _plan(settings: config.Settings, clients: _Clients) -> Plan:
         running = True
         target = target_name("aws", who.account, who.region)
 
-    folders = sorted(p for p in credentials_root(target).iterdir() if p.is_dir())
+    folders = sorted(p for p in credentials_root(target).iterdir() if p.is_dir() and clients.mine(p.name))
     if running is not None:
         _find_cloud(result, clients, recorded={DeviceFiles(f, f.name).record().get("certificate_id") for f in folders})
     result.items += [Item("files", str(f), key=f) for f in folders]
@@ -176,31 +187,32 @@ def _plan(settings: config.Settings, clients: _Clients) -> Plan:
 def _find_cloud(result: Plan, clients: _Clients, recorded: set[str | None]) -> None:
     iot = clients("iot")
     for rule in _pages(iot, "list_topic_rules", "rules"):
-        if naming.is_course_rule(rule["ruleName"]):
+        if naming.is_course_rule(rule["ruleName"]) and clients.mine(rule["ruleName"]):
             result.items.append(Item("rule", rule["ruleName"], key=rule["ruleName"]))
     for fn in _optional(lambda: list(_pages(clients("lambda"), "list_functions", "Functions")), result, "Lambda"):
-        if naming.is_course_function(fn["FunctionName"]):
+        if naming.is_course_function(fn["FunctionName"]) and clients.mine(fn["FunctionName"]):
             result.items.append(Item("function", fn["FunctionName"], key=fn["FunctionName"]))
     prefix = naming.lambda_log_group(naming.PREFIX)
     for group in _optional(lambda: list(_pages(clients("logs"), "describe_log_groups", "logGroups",
                                                logGroupNamePrefix=prefix)), result, "CloudWatch Logs"):
-        if naming.is_course_log_group(group["logGroupName"]):
+        if naming.is_course_log_group(group["logGroupName"]) and clients.mine(group["logGroupName"]):
             result.items.append(Item("log_group", group["logGroupName"], key=group["logGroupName"]))
     for table in _optional(lambda: list(_pages(clients("dynamodb"), "list_tables", "TableNames")), result, "DynamoDB"):
-        if naming.is_course_table(table):
+        if naming.is_course_table(table) and clients.mine(table):
             result.items.append(Item("table", table, key=table))
 
     for role in _optional(lambda: list(_pages(clients("iam"), "list_roles", "Roles")), result, "IAM"):
-        if naming.is_course_role(role["RoleName"]):
+        if naming.is_course_role(role["RoleName"]) and clients.mine(role["RoleName"]):
             result.items.append(Item("role", role["RoleName"], key=role["RoleName"]))
 
     things = [t["thingName"] for t in _pages(iot, "list_things", "things", attributeName=naming.THING_ATTRIBUTE,
                                                attributeValue=naming.THING_ATTRIBUTE_VALUE)
-              if naming.is_course_thing(t.get("attributes"))]
+              if naming.is_course_thing(t.get("attributes")) and clients.mine(t["thingName"])]
     for thing in things:
         result.items += _shadows(clients("iot-data"), thing)
 
-    policies = [p["policyName"] for p in _pages(iot, "list_policies", "policies") if naming.is_course_policy(p["policyName"])]
+    policies = [p["policyName"] for p in _pages(iot, "list_policies", "policies")
+                if naming.is_course_policy(p["policyName"]) and clients.mine(p["policyName"])]
     cert_arns: dict[str, None] = {}
     for policy in policies:
         for target in _pages(iot, "list_targets_for_policy", "targets", policyName=policy):
@@ -256,12 +268,13 @@ def _shadows(iot_data: Any, thing: str) -> list[Item]:
 
 # --- removing ----------------------------------------------------------------------------
 def clean(*, dry_run: bool = False, settings: config.Settings | None = None, confirm_account: str | None = None,
-          verbose: bool = True) -> Result:
-    """Remove what the course made (or, with dry_run, only list it). Idempotent."""
+          verbose: bool = True, prefix: str | None = None) -> Result:
+    """Remove what the course made (or, with dry_run, only list it). Idempotent. ``prefix``: only
+    what one room learner made (``kurs rydd --prefiks ida``), e.g. with a room learner's own key."""
     from kurs import aws_mode
 
     settings = settings or config.load()
-    clients = _Clients(settings, confirm_account)
+    clients = _Clients(settings, confirm_account, prefix)
     with aws_mode.friendly_errors(settings):
         found = _plan(settings, clients)
         result = Result(found, dry_run)

@@ -46,6 +46,16 @@ class Overview:
             w.HBox([self._reset_button, self._status]),
             self.console.widget,
         ])
+        self.room = None
+        from kurs.room import roster
+
+        current = sky.status()
+        if current is not None and current.room and roster.load() is not None:
+            # A room runs on this cloud: its learners, boards and progress first (kurs.room).
+            from kurs.room.widget import RoomOverview
+
+            self.room = RoomOverview(refresh_s=refresh_s)
+            self.widget.children = (self.widget.children[0], self.room.widget, *self.widget.children[1:])
         self._stop = threading.Event()
         self.refresh()
         threading.Thread(target=self._poll, args=(refresh_s,), daemon=True, name="instruktor").start()
@@ -83,6 +93,8 @@ class Overview:
     def close(self) -> None:
         self._stop.set()
         self.console.close()
+        if self.room is not None:
+            self.room.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs)

@@ -31,8 +31,11 @@ PASSES_A_ROLE = {("lambda", "create_function"), ("lambda", "update_function_conf
 
 # Code that only runs once notebook 06's policy is added; everything else needs notebook 01's alone.
 SERVERLESS_ONLY = {"kurs/serverless.py", "notebooks/kilde/06-serverless.py"}
-# The local cloud itself, and notebook 01 (it creates the IAM user: an administrator's job on AWS).
-NOT_LEARNER_CALLS = ("kurs/sky/", "notebooks/kilde/00-", "notebooks/kilde/01-")
+# The local cloud itself, and notebook 01 (it creates the IAM user: an administrator's job on AWS);
+# the instructor's side of a room (the room's cloud, its tools, and the aws-mode script that makes the
+# learners' IAM users; kurs/room/aws_room.py has its own least-privilege policy per learner).
+NOT_LEARNER_CALLS = ("kurs/sky/", "notebooks/kilde/00-", "notebooks/kilde/01-", "kurs/room/host.py",
+                     "kurs/room/classroom.py", "kurs/room/aws_room.py")
 
 
 @cache

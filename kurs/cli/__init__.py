@@ -9,7 +9,7 @@ import sys
 from kurs.errors import CourseError
 
 # Modules under kurs.cli that add a sub-command; a missing one is skipped quietly.
-COMMANDS = ["sky", "dings", "sjekk", "kort", "demo", "rydd"]
+COMMANDS = ["sky", "rom", "dings", "sjekk", "kort", "demo", "rydd"]
 
 
 class NorwegianHelpFormatter(argparse.HelpFormatter):

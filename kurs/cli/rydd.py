@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bare vis hva som ville blitt fjernet; ingenting endres")
     p.add_argument("--bekreft-konto", metavar="KONTO",
                    help="i aws-modus: bekreft at dette er AWS-kontoen (12 sifre) det skal ryddes i")
+    p.add_argument("--prefiks", metavar="PREFIKS",
+                   help="bare det én deltaker i et rom har laget (navn som begynner med PREFIKS-)")
     p.set_defaults(func=_run)
 
 
@@ -26,5 +28,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = config.load()
     aws_mode.confirm_for_this_run(args.bekreft_konto)
     print(aws_mode.summary(settings) if settings.mode == "aws" else settings.describe())
-    result = cleanup.clean(dry_run=args.dry_run, settings=settings, confirm_account=args.bekreft_konto)
+    prefix = None
+    if args.prefiks:
+        from kurs.room.names import slug
+
+        prefix = slug(args.prefiks)
+    result = cleanup.clean(dry_run=args.dry_run, settings=settings, confirm_account=args.bekreft_konto, prefix=prefix)
     return 1 if result.errors else 0

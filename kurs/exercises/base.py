@@ -58,6 +58,9 @@ class Exercise:
             print(f"⚠️  {exc}")
             return
         print(report.text())
+        from kurs.room.progress import report as tell_room
+
+        tell_room(self.number, report.passed)  # only in a room (kurs.room); alone nothing changes
 
     def hint(self) -> None:
         """One hint more each time you ask."""

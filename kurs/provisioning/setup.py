@@ -106,11 +106,14 @@ class Provisioned:
 
 def provision(thing_name: str, *, fs_dir: str | Path | None = None, settings: config.Settings | None = None,
               verbose: bool = True,
-              policy_statements: Callable[[str], list[dict[str, Any]]] | None = None) -> Provisioned:
+              policy_statements: Callable[[str], list[dict[str, Any]]] | None = None,
+              existing_policy: str | None = None) -> Provisioned:
     """Create (or reuse) the thing, its key and certificate, its policy, and its configuration.
 
     ``policy_statements`` replaces the device policy's statements (device_policy.document):
     it gets ``arn:aws:iot:<region>:<account>`` and returns the statements to allow.
+    ``existing_policy`` attaches that IoT policy instead of making one (a room on a real AWS account:
+    the instructor made ``kurs-<prefix>-rom``, and learners may attach it but not write their own).
     """
     from kurs import aws_mode
 
@@ -124,10 +127,14 @@ def provision(thing_name: str, *, fs_dir: str | Path | None = None, settings: co
         actions: list[str] = []
 
         _ensure_thing(iot, thing_name, actions)
-        policy_name = naming.policy_name(thing_name)
-        document = (device_policy.document(region, account) if policy_statements is None else
-                    device_policy.wrap(policy_statements(device_policy.arn_prefix(region, account))))
-        _ensure_policy(iot, policy_name, document, actions)
+        if existing_policy is not None:
+            policy_name = existing_policy
+            actions.append(f"Bruker policyen «{policy_name}» som instruktøren har laget")
+        else:
+            policy_name = naming.policy_name(thing_name)
+            document = (device_policy.document(region, account) if policy_statements is None else
+                        device_policy.wrap(policy_statements(device_policy.arn_prefix(region, account))))
+            _ensure_policy(iot, policy_name, document, actions)
         cert_id, cert_arn = _ensure_certificate(iot, files, actions)
         iot.attach_policy(policyName=policy_name, target=cert_arn)  # both attach calls are idempotent
         iot.attach_thing_principal(thingName=thing_name, principal=cert_arn)

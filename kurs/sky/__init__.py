@@ -50,7 +50,7 @@ def _reset_boto3_default_session() -> None:
 
 
 def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_port: int | None = None,
-          lan: bool = False, quiet: bool = False) -> SkyInfo:
+          lan: bool = False, quiet: bool = False, room: str | None = None) -> SkyInfo:
     """Start the local cloud in the background, or reuse the running one. Idempotent.
 
     ``lan=True`` (``kurs sky start --lan``) lets real boards on the same network in: the
@@ -67,7 +67,7 @@ def start(*, http_port: int | None = None, mqtt_port: int | None = None, mqtts_p
                  (("http_port", http_port), ("mqtt_port", mqtt_port), ("mqtts_port", mqtts_port))}
     lock = _hold_start_lock(quiet=quiet)
     try:
-        return _start_locked(requested, lan=lan, quiet=quiet)
+        return _start_locked(requested, lan=lan, quiet=quiet, room=room)
     finally:
         lock.release()
 
@@ -87,12 +87,15 @@ def _hold_start_lock(*, quiet: bool):  # noqa: ANN202 - a held kurs.sky.lock.Fil
     return lock
 
 
-def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -> SkyInfo:
+def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool, room: str | None = None) -> SkyInfo:
     from kurs.sky import credentials, process
 
     credentials.ensure()  # before the process: it, Lambda functions and every client use them
     current, stale = process.running()
     if current is not None:
+        if room and current.room != room:
+            raise CourseError("Den lokale skyen kjører allerede, men ikke som rom på denne adressen.",
+                              "Stopp den med «kurs sky stop» først; «kurs rom start» gjør det for deg.")
         if lan and not current.lan_host:
             raise CourseError("Den lokale skyen kjører allerede, men bare for denne maskinen (uten --lan).",
                               "Stopp den med «kurs sky stop» og start den igjen med «kurs sky start --lan». "
@@ -113,7 +116,7 @@ def _start_locked(requested: dict[str, int | None], *, lan: bool, quiet: bool) -
     for attempt in range(3):
         ports, notes, warnings = process.choose_ports(requested, last)
         try:
-            sky = process.spawn(ports, lan_host=lan_host)
+            sky = process.spawn(ports, lan_host=lan_host, room=room)
             break
         except process.PortTaken as taken:
             # Taken between choosing and binding: choose again, unless the learner asked for it.

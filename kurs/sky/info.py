@@ -47,6 +47,9 @@ class SkyInfo:
     # With ``kurs sky start --lan``: this machine's network address, where real boards reach
     # the mutual-TLS MQTT port. None: everything listens on 127.0.0.1 only.
     lan_host: str | None = None
+    # With ``kurs rom start``: the room's address, where learners reach the AWS API (HTTPS) and
+    # MQTT with TLS (kurs.room). None: no room.
+    room: str | None = None
     # What the learner must hear from the start that made this cloud (e.g. a snapshot that could
     # not be read), in Norwegian; kurs.sky.start() prints them.
     notices: tuple[str, ...] = ()

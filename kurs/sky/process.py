@@ -180,7 +180,8 @@ def mqtts_warning(port: int) -> str:
             f"eller stopp programmet på {AWS_MQTTS_PORT} og start skyen på nytt («kurs sky stop», «kurs sky start»).")
 
 
-def spawn(ports: dict[str, int], timeout: float = 60.0, *, lan_host: str | None = None) -> SkyInfo:
+def spawn(ports: dict[str, int], timeout: float = 60.0, *, lan_host: str | None = None,
+          room: str | None = None) -> SkyInfo:
     """Start the cloud process detached from this one and wait until it is ready."""
     log = log_file()
     start_error_file().unlink(missing_ok=True)
@@ -188,7 +189,7 @@ def spawn(ports: dict[str, int], timeout: float = 60.0, *, lan_host: str | None 
         proc = subprocess.Popen(
             [sys.executable, "-m", "kurs.sky.server", "--http-port", str(ports["http_port"]),
              "--mqtt-port", str(ports["mqtt_port"]), "--mqtts-port", str(ports["mqtts_port"]),
-             *(["--lan", lan_host] if lan_host else [])],
+             *(["--lan", lan_host] if lan_host else []), *(["--rom", room] if room else [])],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the notebook kernel, ignores its Ctrl-C
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -218,6 +219,9 @@ def _raise_start_error() -> None:
         return
     if data.get("reason") == "port" and data.get("name") in DEFAULT_PORTS:
         raise PortTaken(str(data["name"]), int(data["port"]))
+    if data.get("reason") == "room":
+        raise CourseError("Rommet som skulle startes, finnes ikke i denne mappa (eller har en annen adresse).",
+                          "Start rommet med «kurs rom start».")
     if data.get("reason") == "running":
         raise CourseError("En annen lokal sky kjører allerede fra den samme mappa.",
                           "Bruk den («kurs sky status»), eller stopp den med «kurs sky stop» først.")

@@ -66,7 +66,7 @@ def _port_taken(name: str, port: int) -> StartError:
     return StartError("port", name=name, port=port)
 
 
-def _front_door(http_port: int):  # noqa: ANN202 - returns moto's app wrapped
+def _front_door(http_port: int, room: object = None):  # noqa: ANN202 - returns moto's app wrapped
     """Every AWS API request must carry this cloud's signature (kurs.sky.frontdoor)."""
     from kurs.sky import credentials
     from kurs.sky.frontdoor import FrontDoor, secret_lookup
@@ -74,13 +74,65 @@ def _front_door(http_port: int):  # noqa: ANN202 - returns moto's app wrapped
 
     own = credentials.ensure()
     lookup = secret_lookup(own.access_key_id, own.secret_access_key, ACCOUNT_ID)
-    return lambda app: FrontDoor(app, http_port, lookup)
+    return lambda app: FrontDoor(app, http_port, lookup, room=room)
 
 
-async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | None = None) -> None:
-    tls = ca.ensure_tls_files(sky_dir() / "tls", (lan_host,) if lan_host else ())
+def _room_host(address: str, ca_file: str):  # noqa: ANN202 - kurs.room.host.RoomHost
+    """The room kept in this state folder (kurs rom start made it), for the front door."""
+    from pathlib import Path
+
+    from kurs.room import roster
+    from kurs.room.host import RoomHost
+    from kurs.sky.info import ACCOUNT_ID
+
+    room = roster.load()
+    if room is None or room.address != address:
+        raise StartError("room")
+    return RoomHost(room, Path(ca_file).read_bytes(), ACCOUNT_ID)
+
+
+async def _serve_room(moto: MotoServer, address: str, http_port: int, mqtts_port: int, tls: ca.TlsFiles,
+                      broker: CloudBroker, registry: CertificateRegistry) -> tuple[object, object]:
+    """The room's doors on its address: the AWS API over HTTPS and MQTT with mutual TLS.
+
+    The MQTT door is one more listener for the broker, made the way the broker makes its own TLS
+    listener (its protocol, its core, the registry's context): only the address is new, so the
+    broker itself does not change and everything it enforces holds for learners too.
+    """
+    import ssl
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from kurs.sky.broker.connection import MqttProtocol
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     try:
-        moto = MotoServer(HOST, http_port, guard=_front_door(http_port))
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        https = make_server(address, http_port, moto.app, threaded=True, ssl_context=context,
+                            request_handler=MotoRequestHandler)  # as the cloud's own HTTP door
+    except (OSError, SystemExit) as exc:
+        raise _port_taken("http_port", http_port) from exc
+    threading.Thread(target=https.serve_forever, name="rom-https", daemon=True).start()
+    try:
+        mqtts = await asyncio.get_running_loop().create_server(
+            lambda: MqttProtocol(broker.core, tls=True, identify=registry.identify), address, mqtts_port,
+            ssl=registry.context, ssl_handshake_timeout=10, backlog=1024)
+    except OSError as exc:
+        https.shutdown()
+        raise _port_taken("mqtts_port", mqtts_port) from exc
+    return https, mqtts
+
+
+async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | None = None,
+              room: str | None = None) -> None:
+    tls = ca.ensure_tls_files(sky_dir() / "tls", tuple(h for h in (lan_host, room) if h))
+    room_host = _room_host(room, str(tls.ca_file)) if room else None
+    try:
+        moto = MotoServer(HOST, http_port, guard=_front_door(http_port, room_host))
     except OSError as exc:
         raise _port_taken("http_port", http_port) from exc
     moto.start()
@@ -112,12 +164,20 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
 
     wiring.attach_http(plane)
 
+    room_doors: tuple[object, object] | None = None
+    if room_host is not None:
+        from kurs.sky.info import ACCOUNT_ID, REGION
+
+        room_host.details = {"mqtts_port": mqtts_port, "region": REGION, "account_id": ACCOUNT_ID}
+    if room and room != HOST:
+        room_doors = await _serve_room(moto, room, http_port, mqtts_port, tls, broker, registry)
+
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
     info = SkyInfo(pid=os.getpid(), http_port=http_port, mqtt_port=mqtt_port, mqtts_port=mqtts_port,
-                   ca_file=str(tls.ca_file), log_file=str(log_file()), lan_host=lan_host,
+                   ca_file=str(tls.ca_file), log_file=str(log_file()), lan_host=lan_host, room=room,
                    notices=tuple(store.losses))
     store.start()
     info.save()  # written last: its presence with our pid means "ready"
@@ -126,6 +186,9 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
     await stop.wait()
 
     log.info("Stopper den lokale skyen …")
+    if room_doors is not None:
+        room_doors[0].shutdown()  # type: ignore[attr-defined]
+        room_doors[1].close()  # type: ignore[attr-defined]
     clients_file().unlink(missing_ok=True)
     try:
         await asyncio.wait_for(broker.shutdown(), timeout=5)
@@ -157,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mqtt-port", type=int, required=True)
     parser.add_argument("--mqtts-port", type=int, required=True)
     parser.add_argument("--lan", metavar="ADRESSE", help="also accept mutual-TLS MQTT on this network address")
+    parser.add_argument("--rom", metavar="ADRESSE", help="serve the room kept in the state folder on this address")
     args = parser.parse_args(argv)
     _setup_logging()
     from kurs.sky.process import server_lock
@@ -168,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return 4
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan))
+            runner.run(run(args.http_port, args.mqtt_port, args.mqtts_port, args.lan, args.rom))
     except StartError as exc:
         _write_start_error(exc.data)
         return 3

@@ -133,6 +133,26 @@ print("Innhold:", mottatt.json())
 print(kurs.config.load().describe())
 
 # %% [markdown]
+# ## På kurs med en instruktør? Bli med i rommet (valgfritt)
+#
+# Følger du kurset i et klasserom, kan instruktøren starte et **rom**: én lokal sky for hele rommet. Da kan du
+# og makkeren din la knappen på ditt kort styre lyset på hennes (Oppgave 3 og 6), og instruktøren ser hvilke
+# oppgaver du har klart. Skriv inn adressen og klassekoden instruktøren viser, og navnet ditt, og kjør cellen.
+# Jobber du alene, lar du feltene stå tomme: da skjer ingenting, og kurset er akkurat som før.
+#
+# I rommet får du dine egne nøkler, og alt du lager der, får navnet ditt foran (for eksempel `ida-knapp`).
+# Andre kan ikke se eller røre det – bare emnene under `kurs/par/` deles, så et par kan snakke sammen.
+# `kurs.room.leave()` tar deg tilbake til din egen lokale sky; ingenting du har laget, forsvinner.
+
+# %%
+ROM_ADRESSE = ""  # for eksempel "192.168.1.20:5055"
+KLASSEKODE = ""  # for eksempel "K7QM-XR4T"
+NAVN = ""  # fornavnet ditt
+if ROM_ADRESSE:
+    kurs.room.join(ROM_ADRESSE, KLASSEKODE, NAVN)
+    print(kurs.room.describe())
+
+# %% [markdown]
 # ## Oppsummering
 #
 # - Dingser snakker MQTT med en **megler**; meldinger har **emner**, og abonnenter bruker **emnefiltre**.

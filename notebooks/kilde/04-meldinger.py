@@ -352,6 +352,27 @@ oppgave6.sjekk()
 oppgave6.bruk_fasit()
 
 # %% [markdown]
+# ### I et rom: to kort på to maskiner
+#
+# Er du med i et rom (notatbok 00), kan du og makkeren din gjøre Oppgave 6 slik den opprinnelig var: ditt
+# knappekort på din maskin, makkerens lyskort på hennes. Bli enige om et parnavn, for eksempel `ida-ola`.
+# I rommet bruker kortene emnet `kurs/par/<parnavn>/state` der koden sier `state` (med tretti deltakere ville
+# ett felles `state` tent alles lys). Den ene kjører cellen med `ROLLE = "knapp"`, den andre med
+# `ROLLE = "lys"`. Jobber du alene, gjør cellen ingenting.
+
+# %%
+PARNAVN = ""  # det samme hos begge i paret, for eksempel "ida-ola"
+ROLLE = "knapp"  # "knapp" (koden fra Oppgave 1) eller "lys" (koden fra Oppgave 4)
+if PARNAVN and kurs.room.joined():
+    from kurs.exercises import workspace
+
+    app = workspace.app_dir("oppgave1" if ROLLE == "knapp" else "oppgave4")
+    rom_kort = kurs.room.board(app, ROLLE, pair=PARNAVN)
+    from kurs.widgets.board_panel import BoardPanel
+
+    display(BoardPanel(rom_kort, led_pin=2, role=ROLLE).widget)  # noqa: F821 - Jupyter's display
+
+# %% [markdown]
 # ## Oppsummering
 #
 # - **MQTT**: alle snakker med en **megler**. Den som publiserer, sender til et **emne**; alle som abonnerer på

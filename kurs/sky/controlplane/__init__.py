@@ -50,6 +50,7 @@ class MotoServer:
         app: Any = DomainDispatcherApplication(create_backend_app)
         if guard is not None:
             app = guard(app)
+        self.app = app  # a room serves the same guarded app over HTTPS on its address (kurs.room)
         try:
             self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         except SystemExit:  # werkzeug prints the bind error and exits; the caller needs to know why

@@ -39,10 +39,14 @@ MAX_BODY = 256 * 1024 * 1024  # above Lambda's largest zip upload; refused befor
 class FrontDoor:
     """``FrontDoor(moto_app, port, secret_for)`` is itself a WSGI app."""
 
-    def __init__(self, app: WsgiApp, port: int, secret_for: SecretLookup) -> None:
+    def __init__(self, app: WsgiApp, port: int, secret_for: SecretLookup, *, room: Any = None) -> None:
         self._app = app
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-        self._origins = {f"http://{host}" for host in self._hosts}
+        # A room (kurs.room.host.RoomHost) also serves the learners on its own address, over HTTPS.
+        self._room = room
+        if room is not None:
+            self._hosts.add(f"{room.room.address}:{port}")
+        self._origins = {f"http://{host}" for host in self._hosts} | {f"https://{host}" for host in self._hosts}
         self._secret_for = secret_for
         self._logged: dict[str, tuple[float, int]] = {}  # reason -> (last logged, suppressed since)
         self._log_lock = threading.Lock()
@@ -74,6 +78,8 @@ class FrontDoor:
                         str(origin or fetch_site)[:100])
             return _send(start_response, replies.foreign(
                 "Den lokale skyen tar ikke imot forespørsler fra nettsider i nettleseren."))
+        if self._room is not None and self._room.handles(environ.get("PATH_INFO")):
+            return self._room.serve(environ, start_response)  # joining: the class code is the credential
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -85,11 +91,20 @@ class FrontDoor:
             return self._refuse(environ, start_response, Refused("missing"), None)
         body = _read_body(environ, length)
         raw_uri = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/")
+        secret_for = self._secret_for if self._room is None else self._with_learners
         try:
-            verify(environ.get("REQUEST_METHOD", "GET"), raw_uri, headers, body, self._secret_for)
+            signed = verify(environ.get("REQUEST_METHOD", "GET"), raw_uri, headers, body, secret_for)
         except Refused as refused:
             return self._refuse(environ, start_response, refused, _scope_service(headers, raw_uri))
+        if self._room is not None:
+            # A learner's key reaches only the learner's own resources (kurs.room.access).
+            reply = self._room.guard(signed.access_key_id, signed.service, environ, body, self._app, start_response)
+            if reply is not None:
+                return reply
         return self._app(environ, start_response)
+
+    def _with_learners(self, access_key_id: str, session_token: str | None) -> str | None:
+        return self._room.secret_for(access_key_id) or self._secret_for(access_key_id, session_token)
 
     def _refuse(self, environ: dict, start_response: Callable[..., Any], refused: Refused,
                 service: str | None) -> Iterable[bytes]:

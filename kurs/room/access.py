@@ -1,0 +1,262 @@
+"""Which AWS API requests a learner in a room may make: only on resources named with their prefix.
+
+The room's front door (kurs.sky.frontdoor) has already checked the SigV4 signature, so it knows
+which learner sent a request; this module decides, from the request alone, whether it touches
+only that learner's resources. The operation is found from botocore's own service models (the
+same ones boto3 signs with), so every parameter that names a thing, policy, rule, function,
+table, role, certificate or topic is checked, wherever the protocol puts it (path, header, query,
+JSON or form body).
+
+A learner ``ida`` owns names that, after the course's own prefix (``kurs-``/``kurs_``), start with
+``ida-`` or ``ida_``: ``ida-esp32_ABC123``, ``kurs-ida-esp32_ABC123``, ``kurs_ida_lagre``. Topics are
+theirs when a segment is theirs (``devices/ida-knapp/events``, ``kurs/rom/ida/fremdrift``), and
+``kurs/par/…`` is the room's shared pair space. We do not rely on moto's IAM policy enforcement:
+moto checks actions, but not every resource of every service the course uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+PAIR_SPACE = "kurs/par/"
+BROADCAST = "kurs/rom/alle/beskjed"  # kurs.room.device_policy.BROADCAST
+THING_VARIABLE = "${iot:Connection.Thing.ThingName}"
+_COURSE_PREFIXES = ("/aws/lambda/kurs-", "kurs-", "kurs_")
+# Operations that name nothing of anyone's and create nothing shared.
+_HARMLESS = {"DescribeEndpoint", "GetCallerIdentity", "GetUser", "CreateCertificateFromCsr",
+             "CreateKeysAndCertificate", "ListFunctions", "ListTables", "DescribeLogGroups"}
+# The IAM a learner needs for notebook 06 (a role for their Lambda), and nothing about users or keys.
+_IAM_ALLOWED = {"CreateRole", "GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy",
+                "AttachRolePolicy", "DetachRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies",
+                "UpdateAssumeRolePolicy", "TagRole", "ListRoles", "GetUser", "PassRole"}
+_SIGNING_TO_MODEL = {"iotdata": "iot-data", "execute-api": None}
+
+
+@dataclass(frozen=True)
+class Request:
+    service: str  # the signing name from the SigV4 scope (iot, iotdata, lambda, dynamodb, …)
+    method: str
+    path: str  # raw, as sent
+    query: str
+    headers: Callable[[str], str | None]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Named:
+    kind: str  # thing | policy | rule | function | table | role | log | certificate | topic | arn
+    value: str
+
+
+def slug_owns(prefix: str, name: str) -> bool:
+    """Is ``name`` (a thing, policy, rule, function, table, role or log group name) the learner's?"""
+    for course in _COURSE_PREFIXES:
+        if name.startswith(course):
+            name = name[len(course):]
+            break
+    return name.startswith((f"{prefix}-", f"{prefix}_"))
+
+
+def topic_allowed(prefix: str, topic: str) -> bool:
+    """A topic (or filter, or policy resource) the learner may use: their own, or the pair space."""
+    if topic.startswith(PAIR_SPACE) and len(topic) > len(PAIR_SPACE):
+        return True
+    for segment in topic.split("/"):
+        if segment == prefix or segment.startswith(f"{prefix}-") or segment == THING_VARIABLE:
+            return True
+        if any(c in segment for c in "*+#?$") and not segment.startswith("$aws"):
+            return False  # a wildcard before the learner's own segment would reach others
+        if segment.startswith("$aws") and segment != "$aws":
+            return False
+    return False
+
+
+def policy_problem(prefix: str, document_text: str) -> str | None:
+    """Why an IoT policy document reaches beyond the learner's resources, or None."""
+    try:
+        document = json.loads(document_text)
+        statements = document.get("Statement", [])
+    except (ValueError, AttributeError):
+        return "policydokumentet er ikke gyldig JSON"
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue  # a Deny only takes away
+        resources = statement.get("Resource", [])
+        actions = statement.get("Action", [])
+        read_only = set([actions] if isinstance(actions, str) else actions) <= {"iot:Subscribe", "iot:Receive"}
+        for resource in [resources] if isinstance(resources, str) else resources:
+            kind, _, rest = str(resource).split(":", 5)[-1].partition("/")
+            if kind in ("topic", "topicfilter"):
+                # Everyone may listen to the instructor's broadcast; nobody else may send on it.
+                ok = topic_allowed(prefix, rest) or (read_only and rest == BROADCAST)
+            elif kind in ("client", "thing"):
+                ok = rest == THING_VARIABLE or (slug_owns(prefix, rest) and "*" not in rest.split("-", 1)[0])
+            else:
+                ok = False
+            if not ok:
+                return f"policyen gir tilgang til «{resource}», som ikke er ditt"
+    return None
+
+
+def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
+    """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
+    payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
+    match = re.search(r"\bFROM\s+'([^']*)'", str(payload.get("sql") or ""), re.I)
+    if match is None or not topic_allowed(prefix, match.group(1)):
+        return "regelen må lese fra et emne som er ditt (eller kurs/par/…)"
+    for action in payload.get("actions") or []:
+        for kind, settings in (action or {}).items():
+            settings = settings or {}
+            if "topic" in settings and not topic_allowed(prefix, str(settings["topic"])):
+                return f"regelen vil sende til «{settings['topic']}», som ikke er ditt"
+            if "functionArn" in settings and not slug_owns(prefix, _last(str(settings["functionArn"]), ":function:")):
+                return "regelen vil kalle en Lambda-funksjon som ikke er din"
+            if "tableName" in settings and not slug_owns(prefix, str(settings["tableName"])):
+                return "regelen vil skrive til en tabell som ikke er din"
+            if kind not in ("republish", "lambda", "dynamoDB", "dynamoDBv2"):
+                return f"handlingen «{kind}» er ikke med i rommet"
+    return None
+
+
+def _last(value: str, marker: str) -> str:
+    return value.split(marker, 1)[1].split(":")[0] if marker in value else value
+
+
+# -- finding the operation and its names ------------------------------------------------------------
+
+@functools.lru_cache(maxsize=16)
+def _model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@functools.lru_cache(maxsize=16)
+def _routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
+    model = _model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http["requestUri"].split("?", 1)[0]
+        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(uri))
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+        routes.append((http["method"], re.compile(f"^{pattern}/?$"), name))
+    # The most literal route first: /things/{thingName}/principals before /things/{thingName}.
+    routes.sort(key=lambda r: -len(re.sub(r"\(\?P<\w+>[^)]*\)", "", r[1].pattern)))
+    return routes
+
+
+def operation(req: Request) -> tuple[str | None, dict[str, Any]]:
+    """(operation name, its input parameters as sent) for a request, or (None, {})."""
+    service = _SIGNING_TO_MODEL.get(req.service, req.service)
+    if service is None:
+        return None, {}
+    try:
+        model = _model(service)
+    except Exception:  # noqa: BLE001 - a service botocore does not know
+        return None, {}
+    if model.protocol in ("json",):
+        target = req.headers("X-Amz-Target") or ""
+        name = target.rsplit(".", 1)[-1]
+        return (name or None), _json(req.body)
+    if model.protocol == "query":
+        params = dict(parse_qsl(req.body.decode("utf-8", "replace"))) | dict(parse_qsl(req.query))
+        return params.get("Action"), params
+    path = req.path.split("?", 1)[0]
+    for method, pattern, name in _routes(service):
+        if method != req.method:
+            continue
+        found = pattern.match(path)
+        if found is None:
+            continue
+        params: dict[str, Any] = {k: unquote(v) for k, v in found.groupdict().items()}
+        op = model.operation_model(name)
+        for member, shape in (op.input_shape.members.items() if op.input_shape else []):
+            where = shape.serialization.get("location")
+            if where == "header":
+                value = req.headers(shape.serialization.get("name", member))
+                if value is not None:
+                    params[member] = value
+            elif where == "querystring":
+                query = dict(parse_qsl(req.query))
+                if shape.serialization.get("name", member) in query:
+                    params[member] = query[shape.serialization.get("name", member)]
+        body = _json(req.body)
+        for key, value in body.items():
+            params.setdefault(key, value)
+        return name, params
+    return None, {}
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_KINDS = {"thingname": "thing", "policyname": "policy", "rulename": "rule", "functionname": "function",
+          "tablename": "table", "rolename": "role", "loggroupname": "log", "certificateid": "certificate",
+          "topic": "topic", "target": "arn", "principal": "arn", "role": "arn", "username": "user"}
+
+
+def names(params: dict[str, Any]) -> list[Named]:
+    return [Named(_KINDS[key.lower()], str(value)) for key, value in params.items()
+            if key.lower() in _KINDS and isinstance(value, str)]
+
+
+def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -> tuple[str | None, str | None]:
+    """(operation, refusal reason in Norwegian or None when allowed)."""
+    service = req.service
+    if service == "sts":
+        return "GetCallerIdentity", None
+    if service == "moto-api":
+        return None, "bare instruktøren kan tømme rommet"
+    op, params = operation(req)
+    if op is None:
+        return None, "rommet kjenner ikke denne forespørselen"
+    if service == "iam" and op not in _IAM_ALLOWED:
+        return op, "i rommet kan du bare lage og bruke roller (IAM-brukere og nøkler styrer instruktøren)"
+    found = names(params)
+    if not found and not (op in _HARMLESS or op.startswith(("List", "Describe"))):
+        return op, "operasjonen nevner ingen ressurs som er din"
+    for named in found:
+        reason = _check(prefix, named, owns_certificate)
+        if reason:
+            return op, reason
+    if op in ("CreatePolicy", "CreatePolicyVersion") and "policyDocument" in params:
+        reason = policy_problem(prefix, str(params["policyDocument"]))
+        if reason:
+            return op, reason
+    if op in ("CreateTopicRule", "ReplaceTopicRule"):
+        reason = rule_problem(prefix, params)
+        if reason:
+            return op, reason
+    return op, None
+
+
+def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -> str | None:
+    value = named.value
+    if named.kind == "topic":
+        return None if topic_allowed(prefix, value) else f"emnet «{value}» er ikke ditt"
+    if named.kind == "certificate":
+        return None if owns_certificate(value) else "sertifikatet er ikke ditt"
+    if named.kind == "arn":
+        if ":cert/" in value:
+            return None if owns_certificate(value.rsplit("/", 1)[-1]) else "sertifikatet er ikke ditt"
+        name = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+        return None if slug_owns(prefix, name) else f"«{value}» er ikke ditt"
+    if named.kind == "user":  # only the learner's own IAM user (kurs.room.roster.USER_PREFIX)
+        return None if value == f"rom-{prefix}" else f"IAM-brukeren «{value}» er ikke din"
+    if named.kind == "function":
+        value = _last(value, ":function:")
+    label = {"thing": "tingen", "policy": "policyen", "rule": "regelen", "function": "funksjonen",
+             "table": "tabellen", "role": "rollen", "log": "logggruppen"}[named.kind]
+    return None if slug_owns(prefix, value) else f"{label} «{value}» er ikke din"

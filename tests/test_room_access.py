@@ -1,0 +1,171 @@
+"""Which API requests a learner in a room may make (kurs.room.access), on requests exactly as
+boto3 builds them (captured before sending), so every protocol's way of naming a resource is seen."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from kurs.room import access, code
+
+ARN = "arn:aws:iot:eu-west-1:123456789012"
+
+
+class _Captured(Exception):  # noqa: N818
+    def __init__(self, request) -> None:  # noqa: ANN001
+        self.request = request
+
+
+def _request(service: str, operation: str, **params) -> access.Request:  # noqa: ANN003
+    client = boto3.client(service, region_name="eu-west-1", endpoint_url="https://127.0.0.2:5055",
+                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x" * 40)
+
+    def capture(request, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        raise _Captured(request)
+
+    client.meta.events.register("before-send", capture)
+    with pytest.raises(_Captured) as caught:
+        getattr(client, operation)(**params)
+    sent = caught.value.request
+    path, _, query = sent.url.split("5055", 1)[1].partition("?")
+    headers = {k.lower(): v for k, v in sent.headers.items()}
+    body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
+    scope = client.meta.service_model.signing_name
+    return access.Request(scope, sent.method, path + (f"?{query}" if query else ""), query,
+                          lambda name: _text(headers.get(name.lower())), body)
+
+
+def _text(value):  # noqa: ANN001, ANN202
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decide(service: str, operation: str, owned: tuple[str, ...] = (), **params) -> str | None:  # noqa: ANN003
+    return access.decide("ida", _request(service, operation, **params), lambda cert: cert in owned)[1]
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), [
+    ("iot", "create_thing", {"thingName": "ida-knapp"}),
+    ("iot", "describe_thing", {"thingName": "ida-knapp"}),
+    ("iot", "list_things", {}),
+    ("iot", "describe_endpoint", {"endpointType": "iot:Data-ATS"}),
+    ("iot", "attach_thing_principal", {"thingName": "ida-knapp", "principal": f"{ARN}:cert/abc"}),
+    ("iot", "attach_policy", {"policyName": "kurs-ida-knapp", "target": f"{ARN}:cert/abc"}),
+    ("iot-data", "publish", {"topic": "kurs/par/ida-ola/state", "payload": b"{}"}),
+    ("iot-data", "update_thing_shadow", {"thingName": "ida-lys", "payload": b"{}"}),
+    ("lambda", "get_function", {"FunctionName": "kurs-ida-veksle"}),
+    ("dynamodb", "describe_table", {"TableName": "kurs-ida-trykk"}),
+    ("iam", "create_role", {"RoleName": "kurs-ida-rolle", "AssumeRolePolicyDocument": "{}"}),
+    ("sts", "get_caller_identity", {}),
+])
+def test_a_learner_may_use_own_resources_and_the_pair_space(service, operation, params):
+    assert _decide(service, operation, ("abc",), **params) is None
+
+
+@pytest.mark.parametrize(("service", "operation", "params", "words"), [
+    ("iot", "describe_thing", {"thingName": "ola-knapp"}, "tingen «ola-knapp» er ikke din"),
+    ("iot", "delete_thing", {"thingName": "idaknapp"}, "er ikke din"),
+    ("iot", "attach_thing_principal", {"thingName": "ida-knapp", "principal": f"{ARN}:cert/olas"},
+     "sertifikatet er ikke ditt"),
+    ("iot", "list_attached_policies", {"target": f"{ARN}:cert/olas"}, "sertifikatet er ikke ditt"),
+    ("iot", "update_certificate", {"certificateId": "0" * 64, "newStatus": "INACTIVE"}, "sertifikatet er ikke ditt"),
+    ("iot-data", "publish", {"topic": "devices/ola-knapp/events", "payload": b"{}"}, "ikke ditt"),
+    ("iot-data", "publish", {"topic": "state", "payload": b"{}"}, "ikke ditt"),
+    ("iot-data", "get_thing_shadow", {"thingName": "ola-lys"}, "ikke din"),
+    ("lambda", "invoke", {"FunctionName": "arn:aws:lambda:eu-west-1:123456789012:function:kurs-ola-f"}, "ikke din"),
+    ("dynamodb", "put_item", {"TableName": "kurs-ola-trykk", "Item": {}}, "ikke din"),
+    ("iam", "create_access_key", {"UserName": "rom-ola"}, "IAM-brukere og nøkler"),
+    ("iam", "get_user", {"UserName": "rom-ola"}, "IAM-brukeren «rom-ola» er ikke din"),
+    ("iot-data", "get_retained_message", {"topic": "kurs/rom/ola/fremdrift/1"}, "ikke ditt"),
+    ("iot", "create_policy", {"policyName": "kurs-ida-alt", "policyDocument": json.dumps(
+        {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})}, "policyen gir tilgang"),
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_lytt", "topicRulePayload": {
+        "sql": "SELECT * FROM 'devices/+/events'", "actions": []}}, "regelen må lese fra et emne som er ditt"),
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_send", "topicRulePayload": {
+        "sql": "SELECT * FROM 'devices/ida-knapp/events'",
+        "actions": [{"republish": {"topic": "devices/ola-lys/x", "roleArn": "arn:aws:iam::1:role/kurs-ida-r"}}]}},
+     "regelen vil sende til"),
+])
+def test_everything_else_is_refused_with_a_norwegian_reason(service, operation, params, words):
+    reason = _decide(service, operation, **params)
+    assert reason is not None and words in reason
+
+
+def test_the_course_policy_for_the_room_passes_and_wildcards_before_the_own_segment_do_not():
+    from kurs.provisioning.device_policy import wrap
+    from kurs.room import device_policy
+
+    assert access.policy_problem("ida", json.dumps(wrap(device_policy.statements("ida")(ARN)))) is None
+    for resource in (f"{ARN}:topic/*", f"{ARN}:topic/devices/*/ida-x", f"{ARN}:client/*", f"{ARN}:client/ola-x",
+                     f"{ARN}:topic/kurs/rom/ola/fremdrift", f"{ARN}:topic/$aws/things/ola-x/shadow/update",
+                     f"{ARN}:topic/kurs/par/"):
+        document = json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": resource}]})
+        assert access.policy_problem("ida", document), resource
+    publish_broadcast = json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:Publish",
+                                                   "Resource": f"{ARN}:topic/{device_policy.BROADCAST}"}]})
+    assert access.policy_problem("ida", publish_broadcast)  # only the instructor speaks to everyone
+
+
+def test_the_class_code_pins_the_ca_and_survives_how_people_type_it():
+    made = code.new_code(b"ca-der")
+    assert code.well_formed(made) and code.pinned_fragment(made) == code.fingerprint(b"ca-der")
+    assert code.same(made.lower().replace("-", " "), made)
+    assert not code.well_formed("K7QM") and not code.same("AAAA-" + made[5:], made) or made.startswith("AAAA")
+
+
+def test_guessing_class_codes_pauses_the_join_endpoint(monkeypatch, tmp_path):
+    from kurs.room import roster
+    from kurs.room.host import MAX_FAILED_JOINS, JoinRefused, RoomHost
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    right = code.new_code(b"ca")
+    host = RoomHost(roster.Room(address="127.0.0.2", code=right), b"ca", "123456789012")
+    for _ in range(MAX_FAILED_JOINS):
+        with pytest.raises(JoinRefused) as refused:
+            host.join("AAAA-" + right[5:] if not right.startswith("AAAA") else "BBBB-" + right[5:], "Per", "", "x")
+        assert refused.value.status == 403 and "Klassekoden stemmer ikke" in str(refused.value)
+    with pytest.raises(JoinRefused) as paused:
+        host.join(right, "Per", "", "x")  # even the right code waits: someone is guessing
+    assert paused.value.status == 429 and "Vent et minutt" in str(paused.value)
+
+
+def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from kurs.room import overview, roster
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    room = roster.Room(address="127.0.0.2", code="AAAA-BBBB")
+    for name in ("Ida", "Ida2"):
+        slug = name.lower()
+        room.learners[slug] = roster.Learner(name, slug, "AKIA" + slug, "secret")
+    roster.save(room)
+
+    class Client:  # what RoomWatcher needs of a paho client
+        on_message = None
+
+        def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return None
+
+        def unsubscribe(self, *args):  # noqa: ANN002, ANN202
+            return None
+
+    watcher = overview.RoomWatcher(client=Client(), retained=False)
+
+    def send(topic: str, payload: dict | str, retain: bool = False) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        watcher._on_message(None, None, SimpleNamespace(topic=topic, payload=data.encode(), retain=retain))
+
+    send("kurs/rom/ida2/fremdrift/4", {"oppgave": 4, "bestatt": True}, retain=True)
+    send("kurs/rom/ida/kort/ida-lys", {"kort": "ida-lys", "lys": True, "trykk": None, "tilkoblet": True})
+    send("$aws/events/presence/disconnected/ida-lys", {"clientId": "ida-lys"})
+    send("$aws/events/presence/connected/ida-notatbok", {"clientId": "ida-notatbok"})
+    send("kurs/par/ida2-ida/state", {"on": True})
+    learners = {x.slug: x for x in watcher.learners()}
+    assert learners["ida2"].passed == {4: True} and learners["ida"].passed == {}
+    assert learners["ida"].boards["ida-lys"].led is True
+    assert learners["ida"].boards["ida-lys"].connected is False  # the lifecycle event has the last word
+    assert "ida-notatbok" not in learners["ida"].boards  # the notebook is not a board
+    assert [m.topic for m in watcher.messages("ida2")] == ["kurs/par/ida2-ida/state"]  # retained: not "live"
+    assert "Ida2 (ida2-)   oppgaver: 1· 2· 3· 4✓" in overview.text(watcher)
