@@ -279,6 +279,48 @@ def test_a_third_learner_cannot_touch_the_pairs_boards(room, tmp_path, ida, ola)
         per.close()
 
 
+SPY = r'''
+import boto3, json, os
+
+def handler(event, context):
+    seen = {}
+    iot = boto3.client("iot")
+    for what, call in {"own": lambda: iot.list_things()["things"],
+                       "other": lambda: iot.describe_thing(thingName="ida-knapp")}.items():
+        try:
+            seen[what] = {"ok": json.loads(json.dumps(call(), default=str))}
+        except Exception as exc:
+            seen[what] = {"error": str(exc)}
+    try:
+        seen["keys"] = open(event["keys"]).read()
+    except OSError as exc:
+        seen["keys"] = type(exc).__name__
+    return seen
+'''
+
+
+def test_a_learners_lambda_runs_as_that_learner_and_not_as_the_instructor(room, ida, ola):
+    """A rule or Invoke runs a learner's function on the instructor's laptop. On AWS it would run
+    with its execution role's rights (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html):
+    here that is its owner's key, so it passes the owner's checks, and it cannot read the cloud's keys."""
+    ida("kurs.room.devices.provision('knapp')")
+    ola("import io, zipfile; buf = io.BytesIO(); z = zipfile.ZipFile(buf, 'w'); "
+        f"z.writestr('spion.py', {SPY!r}); z.close()")
+    ola("iam = kurs.room.joined().client('iam'); lam = kurs.room.joined().client('lambda')")
+    ola("role = iam.create_role(RoleName='kurs-ola-spionrolle', AssumeRolePolicyDocument=json.dumps({'Version': "
+        "'2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'}, "
+        "'Action': 'sts:AssumeRole'}]}))['Role']['Arn']")
+    ola("lam.create_function(FunctionName='kurs-ola-spion', Runtime='python3.12', Role=role, "
+        "Handler='spion.handler', Code={'ZipFile': buf.getvalue()}, Timeout=20)")
+    keys = str(room["home"] / "sky" / "nokler.json")
+    answer = ola(f"json.loads(lam.invoke(FunctionName='kurs-ola-spion', Payload=json.dumps({{'keys': {keys!r}}}))"
+                 "['Payload'].read())")
+    assert "AccessDenied" in answer["other"].get("error", ""), answer
+    assert answer["own"] == {"ok": []}  # Ola has no things of his own, and sees none of Ida's
+    assert answer["keys"] == "PermissionError"
+    assert "Rommet nektet Ola (ola)" in _log(room) and "ida-knapp" in _log(room)
+
+
 # -- 6: leaving, and a room that restarts ------------------------------------------------------------
 
 def test_leaving_returns_to_the_own_cloud_with_nothing_lost(room, tmp_path):

@@ -47,6 +47,16 @@ class RoomHost:
         for learner in room.learners.values():  # a restarted room takes its learners back
             self._ensure_user(learner.user_name)
 
+    # -- for the Lambda service ----------------------------------------------------------------------
+    def function_credentials(self, function_name: str) -> tuple[str, str] | None:
+        """The key a function runs with: its owner's (by name), so it passes the owner's checks.
+
+        None for the instructor's own functions (they run with the cloud's key)."""
+        for learner in list(self.room.learners.values()):
+            if access.slug_owns(learner.slug, function_name):
+                return learner.access_key_id, learner.secret_access_key
+        return None
+
     # -- for the front door -------------------------------------------------------------------------
     def handles(self, path: str) -> bool:
         return path in (JOIN_PATH, CA_PATH)

@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 try:
@@ -230,11 +231,23 @@ def _invoke(fn: Any, config: dict[str, Any], request: dict[str, Any]) -> dict[st
     return result
 
 
+def _load_sandbox() -> Any:
+    """sandbox.py beside this file (``-I`` keeps this folder off sys.path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_kurs_lambda_sandbox", Path(__file__).with_name("sandbox.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as f:
         config = json.load(f)
     channel = _Channel(int(sys.argv[2]), int(sys.argv[3]))
     limit_memory(int(config.get("memory_mb", 128)))
+    _load_sandbox().install_from_environment(config["code_dir"])
     sys.path.insert(0, config["code_dir"])
 
     RUNNING.set()

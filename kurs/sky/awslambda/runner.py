@@ -47,6 +47,7 @@ DEFAULT_ACCOUNT = "123456789012"
 # Passed through from the local cloud so the handler's boto3 reaches it (endpoint, region, keys).
 _PASSTHROUGH_PREFIXES = ("AWS_",)
 _PASSTHROUGH_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "KURS_HOME")
+_NEVER_PASSED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")  # a profile of the cloud user's own, maybe real AWS
 
 
 @dataclass
@@ -126,7 +127,8 @@ def _child_env(
     environment: dict[str, str] | None, function_name: str, memory_mb: int, region: str, code_dir: Path
 ) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items() if k.startswith(_PASSTHROUGH_PREFIXES) or k in _PASSTHROUGH_NAMES
+        k: v for k, v in os.environ.items()
+        if (k.startswith(_PASSTHROUGH_PREFIXES) or k in _PASSTHROUGH_NAMES) and k not in _NEVER_PASSED
     }
     env.update({str(k): str(v) for k, v in (environment or {}).items()})
     env.update(

@@ -25,6 +25,7 @@ import concurrent.futures
 import json
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +85,9 @@ class LambdaService:
     def __init__(self, endpoint: Callable[[], str], *, workers: int = 2,
                  retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self._endpoint = endpoint
+        # Whose key a function runs with (a room's learner's, by the function's name); None: the cloud's.
+        self.owner_credentials: Callable[[str], tuple[str, str] | None] = lambda name: None
+        self.in_room = False
         # Asynchronous invocations (rules, InvocationType=Event) run here, never on the rules
         # worker: a slow function must not hold up the next message.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
@@ -104,19 +108,30 @@ class LambdaService:
     # --- running -------------------------------------------------------------------------------
 
     def _environment(self, fn: Any) -> dict[str, str]:
+        from kurs.paths import state_dir
         from kurs.sky.credentials import ensure
 
         env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
         # Last, so a function deployed here can only ever reach this local cloud. Like on AWS
         # (where they are the execution role's), the function gets credentials in its environment.
-        credentials = ensure()  # the state folder's own (made by `kurs sky start`; here only if run alone)
+        # In a room a learner's function runs with that learner's key, so what it does with boto3
+        # passes the same per-learner checks as the learner's notebook (on AWS: the role's rights).
+        owner = self.owner_credentials(fn.function_name)
+        if owner is None:
+            own = ensure()  # the state folder's own (made by `kurs sky start`; here only if run alone)
+            owner = (own.access_key_id, own.secret_access_key)
         env.update({
             "AWS_ENDPOINT_URL": self._endpoint(),
-            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "AWS_ACCESS_KEY_ID": owner[0],
+            "AWS_SECRET_ACCESS_KEY": owner[1],
             "AWS_SESSION_TOKEN": "",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
+            # Lambda has no ~/.aws: the cloud user's profiles (and real keys) stay out of reach.
+            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # For sandbox.py: what the function may not read, and whether it runs in a room.
+            "KURS_LAMBDA_SKJULT": str(state_dir()),
+            "KURS_LAMBDA_ROM": "1" if self.in_room else "0",
         })
         return env
 

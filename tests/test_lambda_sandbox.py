@@ -1,0 +1,115 @@
+"""What a learner's function may touch on this machine (kurs/sky/awslambda/sandbox.py).
+
+AWS: "The deployment package is read-only ... /tmp is the only writable directory" and writing
+elsewhere fails with "[Errno 30] Read-only file system"
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html,
+https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html). Here the function is
+a process of the cloud's own user, so it must also be kept away from the cloud's keys: in a room
+another learner's code runs on the instructor's laptop.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kurs.sky.awslambda.runner import run_lambda
+from kurs.sky.awslambda.sandbox import Rules
+
+PROBE = r'''
+import json, os, subprocess, tempfile
+
+def _try(fn):
+    try:
+        return {"ok": fn()}
+    except Exception as exc:
+        return {"error": type(exc).__name__, "errno": getattr(exc, "errno", None), "text": str(exc)}
+
+def handler(event, context):
+    tmp = os.path.join(tempfile.gettempdir(), "kurs-sandbox-test-" + context.aws_request_id)
+    def write_tmp():
+        with open(tmp, "w") as f:
+            f.write("ok")
+        os.remove(tmp)
+        return True
+    return {
+        "tmp": _try(write_tmp),
+        "package": _try(lambda: open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "ny.txt"), "w")),
+        "own_code": _try(lambda: len(open(__file__).read()) > 0),
+        "secret": _try(lambda: open(event["secret"]).read()),
+        "listing": _try(lambda: os.listdir(event["state"])),
+        "delete": _try(lambda: os.remove(event["secret"])),
+        "program": _try(lambda: subprocess.run(["true"]).returncode),
+        "profile": os.environ.get("AWS_PROFILE"),
+        "config": os.environ.get("AWS_CONFIG_FILE"),
+    }
+'''
+
+
+def _zip(code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("probe.py", code)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    folder = tmp_path / "state"
+    (folder / "sky").mkdir(parents=True)
+    (folder / "sky" / "nokler.json").write_text('{"secret": "instruktorens"}')
+    return folder
+
+
+def _probe(state: Path, *, room: bool, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("AWS_PROFILE", "ekte-konto")  # a profile the cloud's user happens to have set
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1" if room else "0",
+           "AWS_CONFIG_FILE": os.devnull}
+    result = run_lambda(_zip(PROBE), "probe.handler", {"secret": str(state / "sky" / "nokler.json"),
+                                                       "state": str(state)},
+                        function_name="kurs-ola-spion", environment=env, timeout_s=10,
+                        cache_dir=state / "lambda-kode")
+    assert result.ok, result.error
+    return result.payload
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_a_function_writes_only_to_tmp_and_never_reads_the_clouds_keys(state, monkeypatch):
+    seen = _probe(state, room=False, monkeypatch=monkeypatch)
+    assert seen["tmp"] == {"ok": True}
+    assert seen["own_code"] == {"ok": True}  # its package lives in the state folder, and stays readable
+    assert seen["package"]["errno"] == errno.EROFS and "Read-only file system" in seen["package"]["text"]
+    assert seen["secret"]["error"] == "PermissionError"
+    assert seen["listing"]["error"] == "PermissionError"
+    assert seen["delete"]["errno"] == errno.EROFS
+    assert (state / "sky" / "nokler.json").exists()
+    assert seen["program"] == {"ok": 0}  # alone on one's own laptop, a function may start programs, as on AWS
+    assert seen["profile"] is None and seen["config"] == os.devnull
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_in_a_room_a_function_cannot_start_programs(state, monkeypatch):
+    seen = _probe(state, room=True, monkeypatch=monkeypatch)
+    assert seen["program"]["error"] == "PermissionError"
+    assert "klasserom" in seen["program"]["text"]
+    assert seen["secret"]["error"] == "PermissionError"
+
+
+def test_rules_other_processes_proc_entries_and_ctypes(tmp_path):
+    rules = Rules(code_dir=str(tmp_path / "kode"), hidden=(str(tmp_path / "hemmelig"),),
+                  writable=(tempfile.gettempdir(),), room=True)
+    assert rules.may_read(f"/proc/{os.getpid()}/status")
+    assert not rules.may_read("/proc/1/environ")
+    assert rules.may_read("/proc/cpuinfo")
+    with pytest.raises(PermissionError):
+        rules.check("ctypes.dlopen", ("libc.so.6",))
+    with pytest.raises(OSError) as refused:
+        rules.check("os.rename", (str(tmp_path.parent / "x"), str(tmp_path / "hemmelig" / "y"), None, None))
+    assert refused.value.errno == errno.EROFS
+    rules.check("open", (0, "r", 0))  # a file descriptor was checked when it was opened
