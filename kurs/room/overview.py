@@ -88,6 +88,15 @@ class RoomWatcher:
                 self._on_message(None, None, SimpleNamespace(topic=topic, payload=payload, retain=True))
         except Exception:  # noqa: BLE001 - live messages still come; the cloud may be restarting
             log.warning("Fant ikke rapportene deltakerne sendte før oversikten ble åpnet", exc_info=True)
+        # A retained report says "connected" from when it was sent; whether the board is connected
+        # now is the broker's to say (its presence list, beside the cloud on this machine).
+        from kurs.instructor import connected_clients
+
+        online = connected_clients()
+        with self._lock:
+            for learner in self._learners.values():
+                for board in learner.boards.values():
+                    board.connected = board.thing in online
 
     def close(self) -> None:
         self.client.on_message = None
