@@ -401,14 +401,42 @@ def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_lea
         laptop.close()
 
 
+def _instructor_client(room, monkeypatch, service: str):  # noqa: ANN001, ANN202
+    monkeypatch.setenv("KURS_HOME", str(room["home"]))
+    from kurs.room.classroom import _client
+
+    return _client(service)
+
+
 def test_the_instructor_resets_one_learner_and_only_that_learner(room, tmp_path, monkeypatch):
     laptop = Laptop(tmp_path)
     try:
         laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Tor', quiet=True)")
         laptop("kurs.room.devices.provision('knapp')")
+        # What notebook 06 makes, too: a role, a function, a table; and a progress report.
+        laptop("iam = kurs.room.joined().client('iam'); lam = kurs.room.joined().client('lambda')")
+        laptop("role = iam.create_role(RoleName='kurs-tor-rolle', AssumeRolePolicyDocument=json.dumps({'Version': "
+               "'2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'}, "
+               "'Action': 'sts:AssumeRole'}]}))['Role']['Arn']")
+        laptop("import io, zipfile; buf = io.BytesIO(); z = zipfile.ZipFile(buf, 'w'); "
+               "z.writestr('f.py', 'def h(e, c): return 1'); z.close()")
+        laptop("lam.create_function(FunctionName='kurs-tor-teller', Runtime='python3.12', Role=role, Handler='f.h', "
+               "Code={'ZipFile': buf.getvalue()})")
+        laptop("kurs.room.joined().client('dynamodb').create_table(TableName='kurs-tor-trykk', KeySchema=[{"
+               "'AttributeName': 'id', 'KeyType': 'HASH'}], AttributeDefinitions=[{'AttributeName': 'id', "
+               "'AttributeType': 'S'}], BillingMode='PAY_PER_REQUEST')")
+        laptop("from kurs.room.progress import report; report(2, True)")
+        data = _instructor_client(room, monkeypatch, "iot-data")
+        assert _wait(lambda: "kurs/rom/tor/fremdrift/2" in str(data.list_retained_messages()), 5)
         reset = _cli(room["home"], "rom", "nullstill", "Tor")
-        assert reset.returncode == 0 and "tor-knapp" in reset.stdout
+        assert reset.returncode == 0, reset.stderr
+        for made in ("tor-knapp", "kurs-tor-teller", "kurs-tor-trykk", "kurs-tor-rolle"):
+            assert made in reset.stdout
         assert laptop("[t['thingName'] for t in kurs.room.joined().client('iot').list_things()['things']]") == []
+        assert laptop("lam.list_functions()['Functions']") == []
+        assert laptop("kurs.room.joined().client('dynamodb').list_tables()['TableNames']") == []
+        assert "kurs/rom/tor/" not in str(data.list_retained_messages())
+        assert "Tor (tor-)   oppgaver: 1· 2·" in _cli(room["home"], "rom", "status").stdout
         laptop("kurs.room.devices.provision('knapp')")  # still in the room: Tor starts again
         assert _cli(room["home"], "rom", "nullstill", "Ingen").returncode == 1
         status = _cli(room["home"], "rom", "status")

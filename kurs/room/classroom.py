@@ -108,8 +108,9 @@ def _client(service: str) -> Any:
 
 
 def reset_learner(name: str, *, quiet: bool = False) -> list[str]:
-    """Remove everything one learner made in the room (things, certificates, policies, rules,
-    shadows); they stay in the room and can start again. Returns what was removed."""
+    """Remove everything one learner made in the room (things, certificates, policies, shadows, rules,
+    functions and their logs, tables, roles, and their retained reports); they stay in the room and
+    can start again. Returns what was removed."""
     from kurs.provisioning.setup import retire_certificate
     from kurs.room.names import slug as make_slug
 
@@ -138,10 +139,48 @@ def reset_learner(name: str, *, quiet: bool = False) -> list[str]:
         if access.slug_owns(slug, rule["ruleName"]):
             iot.delete_topic_rule(ruleName=rule["ruleName"])
             removed.append(rule["ruleName"])
+    removed += _reset_serverless(slug)
+    # Their reports (boards, progress) and anything else they left retained on their own topics.
+    for page in data.get_paginator("list_retained_messages").paginate():
+        for message in page.get("retainedTopics", []):
+            topic = message["topic"]
+            if not topic.startswith(access.PAIR_SPACE) and access.topic_allowed(slug, topic):
+                data.publish(topic=topic, payload=b"", retain=True, qos=1)  # MQTT: empty + retain clears it
     room.certificates = {c: s for c, s in room.certificates.items() if s != slug}
     roster.save(room)
     if not quiet:
         print(f"Fjernet {len(removed)} ting fra {room.learners[slug].name}: " + (", ".join(removed) or "ingenting"))
+    return removed
+
+
+def _reset_serverless(slug: str) -> list[str]:
+    """A learner's functions (and their logs), tables and roles: what notebook 06 makes."""
+    removed: list[str] = []
+    lam, logs, dynamodb, iam = _client("lambda"), _client("logs"), _client("dynamodb"), _client("iam")
+    for page in lam.get_paginator("list_functions").paginate():
+        for fn in page["Functions"]:
+            if access.slug_owns(slug, fn["FunctionName"]):
+                lam.delete_function(FunctionName=fn["FunctionName"])
+                removed.append(fn["FunctionName"])
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/"):
+        for group in page["logGroups"]:
+            if access.slug_owns(slug, group["logGroupName"].removeprefix("/aws/lambda/")):
+                logs.delete_log_group(logGroupName=group["logGroupName"])
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        for table in page["TableNames"]:
+            if access.slug_owns(slug, table):
+                dynamodb.delete_table(TableName=table)
+                removed.append(table)
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            name = role["RoleName"]
+            if access.slug_owns(slug, name):
+                for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
+                for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+                    iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+                iam.delete_role(RoleName=name)
+                removed.append(name)
     return removed
 
 
