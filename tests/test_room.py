@@ -79,22 +79,22 @@ def room(tmp_path_factory):
     _cli(home, "sky", "stop")
 
 
-@pytest.fixture(scope="module")
-def ida(room, tmp_path_factory):
-    laptop = Laptop(tmp_path_factory.mktemp("ida"))
-    laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Ida', quiet=True)")
+def _learner(room, tmp_path_factory, name: str):  # noqa: ANN001, ANN202 - a fixture's generator
+    laptop = Laptop(tmp_path_factory.mktemp(name.lower()))
+    laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, {name!r}, quiet=True)")
     laptop("boards = {}")
     yield laptop
     laptop.close()
+
+
+@pytest.fixture(scope="module")
+def ida(room, tmp_path_factory):
+    yield from _learner(room, tmp_path_factory, "Ida")
 
 
 @pytest.fixture(scope="module")
 def ola(room, tmp_path_factory):
-    laptop = Laptop(tmp_path_factory.mktemp("ola"))
-    laptop(f"kurs.room.join({room['api']!r}, {room['code']!r}, 'Ola', quiet=True)")
-    laptop("boards = {}")
-    yield laptop
-    laptop.close()
+    yield from _learner(room, tmp_path_factory, "Ola")
 
 
 def _log(room) -> str:

@@ -84,15 +84,23 @@ def keys_file(slug: str) -> Path:
     return private_dir("rom-aws") / f"{slug}.json"
 
 
-def create_learners(names: list[str], *, confirm_account: str | None = None, quiet: bool = False) -> list[str]:
-    """Make each learner's IAM user, policy, access key and IoT policy. Idempotent; returns the prefixes."""
+def _account(confirm_account: str | None) -> tuple[Any, Any, Any, Any]:
+    """(settings, the confirmed account, iam, iot): what the instructor's script works with."""
     from kurs import aws_mode, config
-    from kurs.provisioning.device_policy import arn_prefix, wrap
 
     settings = config.load()
     who = aws_mode.require_confirmation(settings, confirm_account)
     iam = aws_mode.client("iam", settings=settings, confirm_account=confirm_account)
     iot = aws_mode.client("iot", settings=settings, confirm_account=confirm_account)
+    return settings, who, iam, iot
+
+
+def create_learners(names: list[str], *, confirm_account: str | None = None, quiet: bool = False) -> list[str]:
+    """Make each learner's IAM user, policy, access key and IoT policy. Idempotent; returns the prefixes."""
+    from kurs import aws_mode
+    from kurs.provisioning.device_policy import arn_prefix, wrap
+
+    settings, who, iam, iot = _account(confirm_account)
     made = []
     with aws_mode.friendly_errors(settings):
         for name in names:
@@ -139,12 +147,9 @@ def _replace_default_version(iam: Any, arn: str, document: str) -> None:
 
 def remove_learners(names: list[str], *, confirm_account: str | None = None, quiet: bool = False) -> list[str]:
     """Remove what create_learners() made (not the learners' own things: ``kurs rydd --prefiks``)."""
-    from kurs import aws_mode, config
+    from kurs import aws_mode
 
-    settings = config.load()
-    who = aws_mode.require_confirmation(settings, confirm_account)
-    iam = aws_mode.client("iam", settings=settings, confirm_account=confirm_account)
-    iot = aws_mode.client("iot", settings=settings, confirm_account=confirm_account)
+    settings, who, iam, iot = _account(confirm_account)
     removed = []
     with aws_mode.friendly_errors(settings):
         for name in names:
