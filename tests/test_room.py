@@ -256,6 +256,16 @@ def test_a_pair_across_two_laptops_and_the_instructors_overview(room, ida, ola, 
             assert _wait(lambda: any(m.topic.startswith("kurs/rom/ola/") for m in view.room.watcher.messages()), 5)
             view.room.refresh()
             assert "kurs/rom/ola/" not in view.room._messages.value
+            assert "$aws/events/subscriptions" not in view.room._messages.value  # the overview's own, not news
+            # In front of a room one stray click must not end it or wipe a learner: it asks for a second.
+            view.room._who.value = "ola"
+            view.room._reset_button.click()
+            assert "Klikk én gang til" in view.room._status.value and "Ola" in view.room._status.value
+            view.room._end_button.click()
+            assert "rommet for alle" in view.room._status.value
+            things = [t["thingName"] for t in _instructor_client(room, monkeypatch, "iot").list_things()["things"]]
+            assert "ola-lys" in things and ola("boards['lys'].cloud_connected")
+            assert "klassekode" in _cli(room["home"], "rom", "status").stdout  # the room is still open
         finally:
             view.close()
         # A board that is gone shows as such in an overview opened later (`kurs rom status`), though

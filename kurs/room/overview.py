@@ -66,6 +66,7 @@ class RoomWatcher:
         self.listeners: list[Any] = []
         self._own = client is None
         self.client = client or mqtt.connect()
+        self._own_id = _client_id(self.client)
         # The callback before the subscription: the retained reports come right after the SUBACK.
         self.client.on_message = self._on_message
         for topic in TOPICS:
@@ -130,6 +131,8 @@ class RoomWatcher:
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         topic, payload = msg.topic, bytes(msg.payload)
+        if topic.startswith("$aws/events/") and topic.rsplit("/", 1)[-1] == self._own_id:
+            return  # this overview's own connection and subscriptions are not the room's news
         text = payload.decode("utf-8", "replace")
         slug = self._owner(topic)
         parts = topic.split("/")
@@ -156,6 +159,11 @@ class RoomWatcher:
                 listener()
             except Exception:  # noqa: BLE001 - a display's bug never stops the watcher
                 pass
+
+
+def _client_id(client: Any) -> str:
+    raw = getattr(client, "_client_id", b"")
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _json(payload: bytes) -> dict[str, Any]:

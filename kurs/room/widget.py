@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from typing import Any
 
 import ipywidgets as w
@@ -12,28 +13,38 @@ import ipywidgets as w
 from kurs.room import overview
 
 ALL = "Alle"
+CONFIRM_S = 5.0
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 class RoomOverview:
     def __init__(self, refresh_s: float = 1.0) -> None:
         self.watcher = overview.RoomWatcher()
         self._table = w.HTML()
-        self._filter = w.Dropdown(options=[ALL], value=ALL, description="Meldinger fra:")
+        wide = {"description_width": "initial"}
+        self._filter = w.Dropdown(options=[ALL], value=ALL, description="Meldinger fra:", style=wide)
         self._filter.observe(lambda _: self.refresh(), names="value")
         self._messages = w.HTML()
         self._text = w.Text(placeholder="Beskjed til alle i rommet")
-        send = w.Button(description="Send til alle", icon="bullhorn")
+        auto = w.Layout(width="auto")
+        send = w.Button(description="Send til alle", icon="bullhorn", layout=auto)
         send.on_click(lambda _: self._broadcast())
-        self._who = w.Dropdown(options=[], description="Deltaker:")
-        reset = w.Button(description="Nullstill deltakeren", icon="undo", button_style="warning",
-                         tooltip="Fjerner dingser, sertifikater, policyer og regler deltakeren har laget")
-        reset.on_click(lambda _: self._reset())
-        finish = w.Button(description="Avslutt rommet", icon="door-closed", button_style="danger",
-                          tooltip="Klassekoden og deltakernes nøkler slutter å virke")
-        finish.on_click(lambda _: self._end())
+        self._who = w.Dropdown(options=[], description="Deltaker:", style=wide)
+        self._reset_button = w.Button(description="Nullstill deltakeren", icon="undo", button_style="warning",
+                                      layout=auto, tooltip="Fjerner alt deltakeren har laget i rommet: dingser, "
+                                      "sertifikater, policyer, skygger, regler, funksjoner, tabeller og roller")
+        self._reset_button.on_click(lambda _: self._confirmed("reset", self._reset))
+        self._end_button = w.Button(description="Avslutt rommet", icon="door-closed", button_style="danger",
+                                    layout=auto, tooltip="Klassekoden og deltakernes nøkler slutter å virke")
+        self._end_button.on_click(lambda _: self._confirmed("end", self._end))
+        self._armed: tuple[str, float] | None = None  # a dangerous button clicked once, and when
         self._status = w.HTML()
         self.widget = w.VBox([w.HTML("<h3>Rommet</h3>"), self._table, w.HBox([self._text, send]),
-                              w.HBox([self._who, reset, finish]), self._status, self._filter, self._messages])
+                              w.HBox([self._who, self._reset_button, self._end_button]), self._status,
+                              self._filter, self._messages])
         self._stop = threading.Event()
         self.refresh()
         threading.Thread(target=self._poll, args=(refresh_s,), daemon=True, name="rom-oversikt").start()
@@ -59,8 +70,13 @@ class RoomOverview:
                              if rows else "<i>Ingen deltakere ennå.</i>")
         chosen = self._filter.value
         slug = None if chosen in (None, ALL) else str(chosen).rsplit("(", 1)[-1].rstrip(")")
-        lines = [f"<code>{html.escape(m.topic)}</code> {html.escape(m.text)}" for m in self.watcher.messages(slug)[-50:]]
-        self._messages.value = "<br>".join(reversed(lines)) or "<i>Ingen meldinger ennå.</i>"
+        names = {x.slug: x.name for x in learners}
+        lines = [f"<tr><td>{time.strftime('%H:%M:%S', time.localtime(m.when))}</td>"
+                 f"<td>{html.escape(names.get(m.slug or '', ''))}</td><td><code>{html.escape(m.topic)}</code></td>"
+                 f"<td>{html.escape(_short(m.text))}</td></tr>" for m in self.watcher.messages(slug)[-50:]]
+        self._messages.value = (
+            f"<div style='max-height: 20em; overflow-y: auto'><table style='font-size: 90%'>{''.join(reversed(lines))}"
+            "</table></div>" if lines else "<i>Ingen meldinger ennå.</i>")
 
     def _broadcast(self) -> None:
         from kurs.room import broadcast
@@ -69,6 +85,18 @@ class RoomOverview:
             broadcast(self._text.value.strip())
             self._status.value = "✅ Beskjeden er sendt."
             self._text.value = ""
+
+    def _confirmed(self, what: str, action: Any) -> None:
+        """Reset and end act on the second click within CONFIRM_S: one stray click in front of a
+        room must not wipe a learner's work or end everyone's keys."""
+        now = time.monotonic()
+        if self._armed is not None and self._armed[0] == what and now - self._armed[1] < CONFIRM_S:
+            self._armed = None
+            action()
+            return
+        self._armed = (what, now)
+        target = f"alt {self._who.label or 'deltakeren'} har laget" if what == "reset" else "rommet for alle"
+        self._status.value = f"⚠️ Klikk én gang til innen {CONFIRM_S:.0f} sekunder for å fjerne {target}."
 
     def _reset(self) -> None:
         from kurs.room import reset_learner
