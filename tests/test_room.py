@@ -364,6 +364,9 @@ def test_a_room_that_stops_says_so_and_after_a_restart_everyone_carries_on(room,
     assert _cli(room["home"], "sky", "stop").returncode == 0
     down = ida.ask("kurs.room.use()")
     assert "svarer ikke" in down["error"] and "ikke borte" in down["error"]
+    # The instructor is told to reopen the room, not to start a plain cloud learners cannot reach.
+    status = _cli(room["home"], "rom", "status")
+    assert status.returncode == 1 and "er stoppet" in status.stderr and "kurs rom start" in status.stderr
     code = (f"import kurs.room; kurs.room.start({room['address']!r}, quiet=True, **{room['ports']!r})")
     again = subprocess.run([sys.executable, "-c", code], env=_env(room["home"]), capture_output=True, text=True,
                            timeout=120)

@@ -53,12 +53,10 @@ def _start(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import time
 
-    from kurs.room import roster
+    from kurs.room.classroom import require_open
     from kurs.room.overview import RoomWatcher, text
 
-    if roster.load() is None:
-        print("Det er ikke noe rom på denne maskinen. Start et med «kurs rom start».")
-        return 1
+    require_open()
     watcher = RoomWatcher()
     try:
         time.sleep(0.5)  # the retained reports arrive right after subscribing

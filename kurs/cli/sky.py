@@ -81,6 +81,11 @@ def _start(args: argparse.Namespace) -> int:
 
     sky.start(http_port=args.http_port, mqtt_port=args.mqtt_port, mqtts_port=args.mqtts_port, lan=args.lan)
     print('Skriv  eval "$(kurs sky env)"  for å peke aws-kommandoen i denne terminalen mot den lokale skyen.')
+    from kurs.room.classroom import reopen_hint
+
+    hint = reopen_hint()
+    if hint:
+        print(hint)
     return 0
 
 

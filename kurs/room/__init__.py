@@ -62,8 +62,10 @@ def status() -> str:
     """The room as text: learners, boards, exercises (a snapshot of the overview)."""
     import time
 
+    from kurs.room.classroom import require_open
     from kurs.room.overview import RoomWatcher, text
 
+    require_open()
     watcher = RoomWatcher()
     try:
         time.sleep(0.5)  # the retained reports arrive right after subscribing
@@ -73,6 +75,8 @@ def status() -> str:
 
 
 def Overview(**kwargs: Any) -> Any:  # noqa: N802 - a widget, named like one
+    from kurs.room.classroom import require_open
     from kurs.room.widget import RoomOverview
 
+    require_open()
     return RoomOverview(**kwargs)

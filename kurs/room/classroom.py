@@ -62,6 +62,37 @@ def status() -> roster.Room | None:
     return roster.load()
 
 
+def require_open() -> roster.Room:
+    """The room on this machine, if its cloud is running as the room; else what to do, in Norwegian.
+
+    A plain ``kurs sky start`` after a stop starts the cloud without the room's doors: learners
+    could not reach it, and "start the local cloud" would be the wrong advice for an instructor."""
+    from kurs import sky
+
+    room = roster.load()
+    if room is None:
+        raise CourseError("Det er ikke noe rom på denne maskinen.", "Start et med «kurs rom start» "
+                                                                      "(eller kurs.room.start() i en notatbok).")
+    running = sky.status()
+    if running is None or running.room != room.address:
+        raise CourseError(f"Rommet på {room.address} er stoppet, så deltakerne når det ikke nå.",
+                          "Åpne det igjen med «kurs rom start» (eller kurs.room.start()): samme klassekode, og "
+                          "deltakerne er med videre med de samme nøklene og alt de har laget.")
+    return room
+
+
+def reopen_hint() -> str | None:
+    """After a plain ``kurs sky start``: one line if this machine has a room the cloud was started without."""
+    from kurs import sky
+
+    room = roster.load()
+    running = sky.status()
+    if room is None or (running is not None and running.room == room.address):
+        return None
+    return (f"Merk: denne maskinen har et rom ({room.address}, klassekode {room.code}), men skyen kjører uten "
+            "det. Åpne rommet igjen med «kurs rom start».")
+
+
 def end(*, quiet: bool = False) -> None:
     """End the room: the class code expires, learners' keys stop working, the cloud goes back to
     being this machine's alone. What the learners made stays until reset_learner() or kurs sky reset."""
