@@ -169,3 +169,20 @@ def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_p
     assert "ida-notatbok" not in learners["ida"].boards  # the notebook is not a board
     assert [m.topic for m in watcher.messages("ida2")] == ["kurs/par/ida2-ida/state"]  # retained: not "live"
     assert "Ida2 (ida2-)   oppgaver: 1· 2· 3· 4✓" in overview.text(watcher)
+
+
+@pytest.mark.parametrize("name, topic", [
+    ("Things", "$aws/things/ida-knapp/shadow/update"),  # would own everyone's shadows
+    ("Devices", "devices/ida-knapp/events"),  # everyone's button presses
+    ("Rom", "kurs/rom/ida/fremdrift/1"),  # could fake another learner's progress
+    ("Kurs", "kurs/#"),
+])
+def test_a_name_that_is_a_topic_word_is_refused_because_it_would_own_others_topics(name, topic):
+    from kurs.errors import CourseError
+    from kurs.room.names import slug
+
+    assert access.topic_allowed(name.lower(), topic)  # why: ownership is "a segment is your prefix"
+    with pytest.raises(CourseError, match="bruker ordet"):
+        slug(name)
+    assert slug("Ida") == "ida" and slug("Things2") == "things2"
+    assert not access.topic_allowed("things2", topic)

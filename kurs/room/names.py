@@ -7,6 +7,16 @@ import unicodedata
 from kurs.errors import CourseError
 
 MAX_SLUG = 12
+# Words that are segments of the topics the course and AWS IoT use. A learner's topics are those with
+# a segment that is their prefix (kurs.room.access.topic_allowed), so a learner called «Things» would
+# own $aws/things/<anyone>/shadow/update, and «Devices» everyone's devices/<thing>/events.
+RESERVED = frozenset({
+    "kurs", "rom", "par", "alle", "beskjed", "fremdrift", "kort", "notatbok", "state", "hei", "verden", "hilsen",
+    "ekko", "devices", "events", "aws", "things", "thing", "shadow", "name", "update", "get", "delete",
+    "accepted", "rejected", "delta", "documents", "presence", "connected", "disconnected", "subscriptions",
+    "subscribed", "unsubscribed", "rules", "jobs", "tunnels", "defender", "provisioning", "certificates",
+    "fleet", "lambda", "sdk", "streams", "domain", "thinggroup", "thinggroups",
+})
 
 
 def slug(name: str) -> str:
@@ -16,4 +26,7 @@ def slug(name: str) -> str:
     if not plain or not plain[0].isalpha():
         raise CourseError(f"«{name}» kan ikke brukes som navn i rommet.",
                           "Bruk fornavnet ditt (bokstaver, gjerne med et tall etter), for eksempel «Ida» eller «Ola2».")
+    if plain in RESERVED:
+        raise CourseError(f"«{name}» kan ikke brukes som navn i rommet: kurset bruker ordet «{plain}» i emnene sine.",
+                          f"Velg et annet navn, for eksempel fornavnet ditt eller «{plain}2».")
     return plain
