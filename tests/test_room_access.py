@@ -58,6 +58,10 @@ def _decide(service: str, operation: str, owned: tuple[str, ...] = (), **params)
     ("dynamodb", "describe_table", {"TableName": "kurs-ida-trykk"}),
     ("iam", "create_role", {"RoleName": "kurs-ida-rolle", "AssumeRolePolicyDocument": "{}"}),
     ("sts", "get_caller_identity", {}),
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_egen", "topicRulePayload": {
+        "sql": "SELECT get_thing_shadow('ida-lys', 'arn:aws:iam::1:role/kurs-ida-r') AS s, "
+               "aws_lambda('arn:aws:lambda:eu-west-1:1:function:kurs-ida-f', *) AS r FROM 'devices/ida-knapp/x'",
+        "actions": []}}),
 ])
 def test_a_learner_may_use_own_resources_and_the_pair_space(service, operation, params):
     assert _decide(service, operation, ("abc",), **params) is None
@@ -86,6 +90,16 @@ def test_a_learner_may_use_own_resources_and_the_pair_space(service, operation, 
         "sql": "SELECT * FROM 'devices/ida-knapp/events'",
         "actions": [{"republish": {"topic": "devices/ola-lys/x", "roleArn": "arn:aws:iam::1:role/kurs-ida-r"}}]}},
      "regelen vil sende til"),
+    # SQL functions reach past the FROM topic (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html):
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_kikk", "topicRulePayload": {
+        "sql": "SELECT get_thing_shadow('ola-lys', 'arn:aws:iam::1:role/kurs-ida-r') AS s FROM 'devices/ida-knapp/x'",
+        "actions": []}}, "get_thing_shadow() på skyggen 'ola-lys'"),
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_kikk", "topicRulePayload": {
+        "sql": "SELECT get_thing_shadow(topic(3), 'arn:aws:iam::1:role/kurs-ida-r') AS s FROM 'kurs/par/io/+'",
+        "actions": []}}, "get_thing_shadow() på skyggen topic(3"),
+    ("iot", "create_topic_rule", {"ruleName": "kurs_ida_kall", "topicRulePayload": {
+        "sql": "SELECT aws_lambda('arn:aws:lambda:eu-west-1:1:function:kurs-ola-f', *) AS r FROM 'devices/ida-knapp/x'",
+        "actions": []}}, "aws_lambda() på funksjonen"),
 ])
 def test_everything_else_is_refused_with_a_norwegian_reason(service, operation, params, words):
     reason = _decide(service, operation, **params)

@@ -107,9 +107,19 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
 def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
     payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
-    match = re.search(r"\bFROM\s+'([^']*)'", str(payload.get("sql") or ""), re.I)
+    sql = str(payload.get("sql") or "")
+    match = re.search(r"\bFROM\s+'([^']*)'", sql, re.I)
     if match is None or not topic_allowed(prefix, match.group(1)):
         return "regelen må lese fra et emne som er ditt (eller kurs/par/…)"
+    # SQL functions that reach other resources: a shadow, a function. Only a literal, own name is
+    # checkable here (topic(2) could be anyone's thing), so anything else is refused in a room.
+    for function, kind, marker in (("get_thing_shadow", "skyggen", None), ("aws_lambda", "funksjonen", ":function:")):
+        for call in re.finditer(rf"\b{function}\s*\(\s*([^,)]*)", sql, re.I):
+            argument = call.group(1).strip()
+            literal = re.fullmatch(r"'([^']*)'", argument)
+            name = _last(literal.group(1), marker) if literal and marker else (literal.group(1) if literal else "")
+            if not literal or not slug_owns(prefix, name):
+                return f"regelen bruker {function}() på {kind} {argument or '?'}, som ikke er din (skriv navnet rett inn)"
     for action in payload.get("actions") or []:
         for kind, settings in (action or {}).items():
             settings = settings or {}
