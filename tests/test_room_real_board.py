@@ -149,6 +149,10 @@ def test_without_a_pair_the_boards_own_code_stays_unless_it_says_state(room, ser
         usb_board.real_board("lys", served(shared).path, wait=5)
     assert "Ingenting er endret på kortet" in caught.value.message and "pair=" in caught.value.fix
     assert set(shared.files) == {"init.js"} and shared.saved_config["mqtt"]["server"] == "" and shared.reboots == 0
+    with pytest.raises(CourseError, match="Koden bruker emnet «state»") as caught:  # the app given, no pair
+        usb_board.real_board("knapp", served(quiet).path, app="knapp", wait=5)
+    assert "kurs.room.real_board(..., pair=" in caught.value.fix
+    assert quiet.files["init.js"] == b"print('hei');\n" and quiet.reboots == 1
 
 
 def test_a_board_not_on_wifi_is_told_so_and_left_as_it_was(room, served) -> None:

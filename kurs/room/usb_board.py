@@ -144,7 +144,12 @@ def _code(role: str, pair: str | None, app: str | Path | None) -> str | None:
                               "eller oppgi koden med app=\"mappe\".")
         app = workspace.app_dir(name)
     source = Path(resolve_app(app).path)
-    devices._check_topic(source, pair)
+    try:
+        devices._check_topic(source, pair)
+    except CourseError as exc:
+        raise CourseError(f"{exc.message} Ingenting er endret på kortet.",
+                          "Gi kortet et parnavn som makkeren din bruker også, for eksempel "
+                          "kurs.room.real_board(..., pair=\"ida-ola\").") from None
     with tempfile.TemporaryDirectory() as folder:
         # The same copy kurs.room.board runs: 'state' becomes the pair's topic.
         copy = devices._room_copy(source, Path(folder) / "app", pair)
