@@ -13,7 +13,6 @@ Config keys, from the Mongoose OS libraries the course's firmware (firmware/star
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -267,8 +266,7 @@ def test_kurs_rom_kort_runs_it_from_a_terminal(room, served, capsys) -> None:
     assert code == 0, err
     assert "✅ Kortet er koblet til rommet som «ida-knapp»" in out
     assert "kurs/par/ida-ola/state" in backend.files["init.js"].decode()
-    backend.wifi = False
-    time.sleep(0.1)
+    backend.wifi = False  # the same board, off Wi-Fi
     code = main(["rom", "kort", "--rolle", "knapp", "--port", served(backend).path])
     out, err = capsys.readouterr()
     assert code == 1 and "er ikke på Wi-Fi" in err and "Traceback" not in err
