@@ -321,6 +321,10 @@ def put_credentials(device: Any, port: str | None = None, *, wait: float = 30.0,
     from kurs.hardware.rpc import RpcClient
 
     config = dict(device.device_config)
+    # The client id back to the default, device.id ("ClientID t send to the broker. Defaults to
+    # device.id.", mongoose-os-libs/mqtt mos.yml): a board that was in a room (kurs.room.real_board)
+    # connected as the room's thing, which this certificate's policy would refuse.
+    config.setdefault("mqtt.client_id", "")
     files = [
         (Path(device.cert_file), str(config.get("mqtt.ssl_cert") or Path(device.cert_file).name)),
         (Path(device.key_file), str(config.get("mqtt.ssl_key") or Path(device.key_file).name)),

@@ -278,6 +278,54 @@ def test_a_pair_across_two_laptops_and_the_instructors_overview(room, ida, ola, 
         watcher.close()
 
 
+def test_idas_real_board_on_usb_lights_olas_virtual_led_and_the_instructor_sees_it(room, ida, ola, monkeypatch):
+    """kurs.room.real_board on Ida's laptop: a board on a serial port (the course's serial fake, framed as
+    the firmware's rpc-uart, not saying it is virtual; tests/serial_boards.py) is given the room's
+    certificate, server and client id and Ida's Oppgave 1 code over RPC, connects to the room over
+    mutual TLS as ida-knapp, and its button lights Ola's LED on another laptop through the pair topic."""
+    monkeypatch.setenv("KURS_HOME", str(room["home"]))
+    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
+        monkeypatch.delenv(key)
+    from kurs.room.overview import RoomWatcher, text
+
+    watcher = RoomWatcher()
+    try:
+        ola("'lys' in boards or boards.__setitem__('lys', kurs.room.board('lys', 'lys', pair='ida-ola'))")
+        assert ola("boards['lys'].wait_for(lambda: 'kurs/par/ida-ola/state' in boards['lys'].subscribed, 10)")
+        ida("from kurs.exercises import workspace; from kurs.oppgaver import oppgave1")
+        ida("workspace.save('oppgave1', oppgave1.solution(), oppgave1.base_app)")
+        ida("import tests.serial_boards; boards['usb'] = usb = tests.serial_boards.OnUsb()")
+        device_id = ida("usb.board.device_id")
+        assert ida("kurs.room.real_board('knapp', usb.port, pair='ida-ola', wait=30).thing_name") == "ida-knapp"
+        said = (ida.home / "laptop.log").read_text(encoding="utf-8")
+        assert f"Setter opp kortet {device_id} på {ida('usb.port')} som «ida-knapp»" in said
+        assert "Kortet er koblet til rommet som «ida-knapp»" in said
+        # On the board: the room's settings, saved (as after a power cycle), its own device.id kept.
+        assert ida("usb.board.config_get('mqtt.client_id')") == "ida-knapp"
+        assert ida("usb.board.config_get('mqtt.server')") == f"{room['address']}:{room['ports']['mqtts_port']}"
+        assert ida("usb.board.device_id") == device_id != "ida-knapp"
+        assert "'kurs/par/ida-ola/state'" in ida("usb.board.fs_get('init.js').decode()")
+        assert _wait(lambda: "ida-knapp" in json.loads((room["home"] / "sky" / "klienter.json").read_text()), 10)
+        for expected in (True, False, True):
+            ida("usb.board.click()")
+            assert ola(f"boards['lys'].wait_for(lambda: boards['lys'].led(2) == {expected}, 5)") is not None
+            assert ola("boards['lys'].led(2)") is expected
+
+        def listed():  # noqa: ANN202
+            ida_v = next((x for x in watcher.learners() if x.slug == "ida"), None)
+            board = ida_v.boards.get("ida-knapp") if ida_v else None
+            return board is not None and board.connected and board.real
+
+        assert _wait(listed, 10), text(watcher)
+        assert "ida-knapp: tilkoblet, ekte kort" in text(watcher)
+        # An overview opened later (kurs rom status) lists it too, from the retained report and the broker.
+        status = _cli(room["home"], "rom", "status")
+        assert "ida-knapp: tilkoblet, ekte kort" in status.stdout, status.stdout
+    finally:
+        watcher.close()
+        ida("boards.pop('usb').close()")
+
+
 def test_a_third_learner_cannot_touch_the_pairs_boards(room, tmp_path, ida, ola):
     per = Laptop(tmp_path)
     try:

@@ -30,6 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     join.add_argument("--navn", required=True, help="navnet ditt (blir prefikset på alt du lager)")
     join.set_defaults(func=_join)
     rom.add_parser("forlat", help="forlat rommet og bruk din egen lokale sky igjen").set_defaults(func=_leave)
+    board = rom.add_parser("kort", help="sett opp ditt ekte ESP32-kort (USB) i rommet (deltakeren)",
+                           description="Legger sertifikatet, rommets innstillinger og (med --par) koden din fra "
+                                       "Oppgave 1 eller 4 på kortet, og venter til det er koblet til rommet "
+                                       "som <prefiks>-<rolle>.")
+    board.add_argument("--rolle", required=True, help="kortets rolle, for eksempel knapp eller lys "
+                                                      "(blir <prefiks>-<rolle>)")
+    board.add_argument("--port", help="serieporten (finnes selv om du ikke gir den, når ett kort er koblet til)")
+    board.add_argument("--par", help="parnavnet du og makkeren bruker, for eksempel ida-ola: da får kortet "
+                                     "koden din med emnet kurs/par/<par>/state")
+    board.add_argument("--app", help="mappa med koden (mos.yml og fs/init.js), i stedet for Oppgave 1 eller 4")
+    board.add_argument("--vent", type=float, default=60.0, metavar="SEKUNDER",
+                       help="hvor lenge du venter på at kortet kobler seg til (standard 60)")
+    board.set_defaults(func=_board)
     rom.add_parser("env", help="miljøvariabler for aws-kommandoen i rommet (eval \"$(kurs rom env)\")") \
         .set_defaults(func=_env)
     aws = rom.add_parser("aws", help="det samme rommet på en ekte AWS-konto: lag eller fjern deltakernes "
@@ -106,6 +119,13 @@ def _leave(args: argparse.Namespace) -> int:
     from kurs.room import leave
 
     leave()
+    return 0
+
+
+def _board(args: argparse.Namespace) -> int:
+    from kurs.room import real_board
+
+    real_board(args.rolle, args.port, pair=args.par, app=args.app, wait=args.vent)
     return 0
 
 

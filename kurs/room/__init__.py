@@ -12,10 +12,11 @@ Learner (membership.py, devices.py, progress.py)::
 
     kurs.room.join("192.168.1.20:5055", "K7QM-XR4T", "Ida")
     knapp = kurs.room.board("knapp", "knapp", pair="ida-ola")  # Oppgave 3/6 across two laptops
+    kurs.room.real_board("knapp", pair="ida-ola")  # the same with a real ESP32 on USB (usb_board.py)
     kurs.room.use()                      # boto3 and the aws CLI in this notebook: the room, as you
     kurs.room.leave()                    # back to your own local cloud; nothing is lost
 
-In a terminal: ``kurs rom start|status|kringkast|nullstill|slutt`` and ``kurs rom bli-med|forlat``.
+In a terminal: ``kurs rom start|status|kringkast|nullstill|slutt`` and ``kurs rom bli-med|forlat|kort``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from kurs.room.membership import join, leave
 from kurs.room.membership import load as joined
 
 __all__ = ["start", "end", "broadcast", "reset_learner", "Overview", "join", "leave", "joined", "describe", "use",
-           "board", "status"]
+           "board", "real_board", "status"]
 
 
 def describe() -> str:
@@ -56,6 +57,14 @@ def board(app: str, role: str, *, pair: str | None = None, start: bool = True) -
     from kurs.room.devices import board as make
 
     return make(app, role, pair=pair, start=start)
+
+
+def real_board(role: str, port: str | None = None, *, pair: str | None = None, app: str | None = None,
+               wait: float = 60.0) -> Any:
+    """Your real ESP32 on USB as ``<prefix>-<role>`` in the room (see kurs.room.real_board)."""
+    from kurs.room.usb_board import real_board as set_up
+
+    return set_up(role, port, pair=pair, app=app, wait=wait)
 
 
 def status() -> str:

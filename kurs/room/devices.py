@@ -35,7 +35,9 @@ class RoomThing:
     def device_config(self, membership: Membership) -> dict[str, Any]:
         return {"mqtt.enable": True, "mqtt.server": f"{membership.host}:{membership.mqtts_port}",
                 "mqtt.ssl_cert": self.cert_file.name, "mqtt.ssl_key": self.key_file.name,
-                "mqtt.ssl_ca_cert": "ca.pem", "aws.thing_name": self.thing_name, "shadow.lib": "aws"}
+                # The room's CA in a file of its own: on a real board «ca.pem» is the ca-bundle library's
+                # multi-root bundle and must stay (kurs/provisioning/credentials.py: CA_FILE_NAME).
+                "mqtt.ssl_ca_cert": self.ca_file.name, "aws.thing_name": self.thing_name, "shadow.lib": "aws"}
 
 
 def thing_name(membership: Membership, role: str) -> str:

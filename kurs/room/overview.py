@@ -33,6 +33,7 @@ class BoardView:
     connected: bool | None = None
     led: bool | None = None
     last_press: float | None = None
+    real: bool = False  # a real ESP32 (kurs.room.real_board): connected is known, its LED and button are not
 
 
 @dataclass
@@ -146,6 +147,7 @@ class RoomWatcher:
                     board = learner.board(str(data["kort"]))
                     board.led = data.get("lys") if data.get("lys") is not None else board.led
                     board.last_press = data.get("trykk") or board.last_press
+                    board.real = board.real or bool(data.get("ekte"))
                     if board.connected is None and data.get("tilkoblet") is not None:
                         board.connected = bool(data["tilkoblet"])  # until a lifecycle event says more
             elif topic.startswith("$aws/events/presence/") and learner is not None:
@@ -185,8 +187,14 @@ def text(watcher: RoomWatcher) -> str:
                         for n in EXERCISES)
         lines.append(f"  {learner.name} ({learner.slug}-)   oppgaver: {done}")
         for board in sorted(learner.boards.values(), key=lambda b: b.thing):
-            lines.append(f"      {board.thing}: {_connected(board)}, lys {_led(board)}, siste trykk {_ago(board.last_press)}")
+            lines.append(f"      {board.thing}: {_connected(board)}, {_details(board)}")
     return "\n".join(lines)
+
+
+def _details(board: BoardView) -> str:
+    if board.real:
+        return "ekte kort (lys og trykk ses ikke herfra)"
+    return f"lys {_led(board)}, siste trykk {_ago(board.last_press)}"
 
 
 def _connected(board: BoardView) -> str:

@@ -61,8 +61,9 @@ class RoomOverview:
         rows = []
         for learner in learners:
             boards = "<br>".join(
-                f"<code>{html.escape(b.thing)}</code> {overview._connected(b)}, lys {overview._led(b)}, "
-                f"trykk {overview._ago(b.last_press)}" for b in sorted(learner.boards.values(), key=lambda b: b.thing))
+                f"<code>{html.escape(b.thing)}</code> {overview._connected(b)}, "
+                + ("ekte kort" if b.real else f"lys {overview._led(b)}, trykk {overview._ago(b.last_press)}")
+                for b in sorted(learner.boards.values(), key=lambda b: b.thing))
             marks = "".join(f"<td>{'✅' if learner.passed.get(n) else ('❌' if n in learner.passed else '·')}</td>"
                             for n in overview.EXERCISES)
             rows.append(f"<tr><td>{html.escape(learner.name)}</td><td>{boards or '–'}</td>{marks}</tr>")

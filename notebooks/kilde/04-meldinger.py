@@ -358,12 +358,17 @@ oppgave6.bruk_fasit()
 # knappekort på din maskin, makkerens lyskort på hennes. Bli enige om et parnavn, for eksempel `ida-ola`.
 # I rommet bruker kortene emnet `kurs/par/<parnavn>/state` der koden sier `state` (med tretti deltakere ville
 # ett felles `state` tent alles lys). Den ene kjører cellen med `ROLLE = "knapp"`, den andre med
-# `ROLLE = "lys"`. Jobber du alene, gjør cellen ingenting.
+# `ROLLE = "lys"`. Jobber du alene, gjør cellen ingenting. Har du et ekte kort på Wi-Fi, setter du `PORT` til
+# porten det er på (`kurs kort porter` viser den): da legger cellen sertifikatet, rommets innstillinger og
+# koden din på kortet over USB i stedet for å starte et virtuelt kort.
 
 # %%
 PARNAVN = ""  # det samme hos begge i paret, for eksempel "ida-ola"
 ROLLE = "knapp"  # "knapp" (koden fra Oppgave 1) eller "lys" (koden fra Oppgave 4)
-if PARNAVN and kurs.room.joined():
+PORT = ""  # et ekte kort på USB, for eksempel "/dev/ttyUSB0"; tomt: et virtuelt kort
+if PARNAVN and kurs.room.joined() and PORT:
+    rom_kort = kurs.room.real_board(ROLLE, PORT, pair=PARNAVN)
+elif PARNAVN and kurs.room.joined():
     from kurs.exercises import workspace
 
     app = workspace.app_dir("oppgave1" if ROLLE == "knapp" else "oppgave4")
