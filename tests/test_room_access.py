@@ -200,3 +200,32 @@ def test_a_name_that_is_a_topic_word_is_refused_because_it_would_own_others_topi
         slug(name)
     assert slug("Ida") == "ida" and slug("Things2") == "things2"
     assert not access.topic_allowed("things2", topic)
+
+
+def _smuggled(service: str, operation: str, query: str = "", body: bytes | None = None, **params) -> str | None:  # noqa: ANN003
+    """A request as boto3 builds it for the learner's own resource, then with a second name added
+    where moto would read it first: moto's ``_get_param`` takes the query string, then (when there is
+    no query string) the body parsed as a form, then the JSON body, and only last the path."""
+    sent = _request(service, operation, **params)
+    path = sent.path.split("?", 1)[0]
+    forged = access.Request(sent.service, sent.method, path + (f"?{query}" if query else ""), query, sent.headers,
+                            sent.body if body is None else body)
+    return access.decide("ida", forged, lambda cert: False)[1]
+
+
+@pytest.mark.parametrize(("service", "operation", "query", "body", "params"), [
+    ("iot", "describe_thing", "thingName=ola-knapp", None, {"thingName": "ida-knapp"}),
+    ("iot", "update_thing", "", json.dumps({"attributePayload": {"attributes": {"x": "y"}},
+                                            "description": "&thingName=ola-knapp&"}).encode(),
+     {"thingName": "ida-knapp", "attributePayload": {"attributes": {"x": "y"}}}),
+    ("iot-data", "update_thing_shadow", "", json.dumps({"thingName": "ola-lys", "state": {}}).encode(),
+     {"thingName": "ida-lys", "payload": b"{}"}),
+    ("iot", "create_policy", "", json.dumps({"policyDocument": "{}", "x": "&policyDocument=" + json.dumps(
+        {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}) + "&"}).encode(),
+     {"policyName": "kurs-ida-p", "policyDocument": "{}"}),
+    ("logs", "get_log_events", "logGroupName=/aws/lambda/kurs-ola-f", None,
+     {"logGroupName": "/aws/lambda/kurs-ida-f", "logStreamName": "s"}),
+])
+def test_a_second_name_where_moto_reads_first_is_refused(service, operation, query, body, params):
+    assert _smuggled(service, operation, **params) is None  # the honest request passes
+    assert _smuggled(service, operation, query, body, **params) is not None

@@ -234,7 +234,10 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
         return None, "rommet kjenner ikke denne forespørselen"
     if service == "iam" and op not in _IAM_ALLOWED:
         return op, "i rommet kan du bare lage og bruke roller (IAM-brukere og nøkler styrer instruktøren)"
-    found = names(params)
+    reason = _smuggled(req, op, params)
+    if reason:
+        return op, reason
+    found = names(params) + [Named(_KINDS[key], value) for key in _KINDS if (value := req.headers(key)) is not None]
     if not found and not (op in _HARMLESS or op.startswith(("List", "Describe"))):
         return op, "operasjonen nevner ingen ressurs som er din"
     for named in found:
@@ -250,6 +253,43 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
         if reason:
             return op, reason
     return op, None
+
+
+def _smuggled(req: Request, op: str, params: dict[str, Any]) -> str | None:
+    """Why a request carries a parameter somewhere else than where botocore puts it, or None.
+
+    moto does not read a parameter where the model says it is: its ``_get_param`` takes the query
+    string first, then (with no query string) the body parsed as a form, then the JSON body, and only
+    last the path. A second ``thingName`` in any of those would name the thing moto acts on while
+    the path names the learner's own, so such a request is refused: boto3 never sends one."""
+    model = _model(_SIGNING_TO_MODEL.get(req.service, req.service))
+    query = parse_qsl(req.query, keep_blank_values=True)
+    text = req.body.decode("utf-8", "replace")
+    if model.protocol == "query":  # moto merges the form body and the query string
+        keys = [k for k, _ in [*parse_qsl(text, keep_blank_values=True), *query]]
+        return _REPEATED if len(keys) != len(set(keys)) else None
+    op_model = model.operation_model(op)
+    members = op_model.input_shape.members if op_model.input_shape else {}
+    placed = {s.serialization.get("name", m) for m, s in members.items() if s.serialization.get("location")}
+    placed_members = {m for m, s in members.items() if s.serialization.get("location")}
+    static = {k for k, _ in parse_qsl(op_model.http.get("requestUri", "").partition("?")[2], keep_blank_values=True)}
+    allowed = {members[m].serialization.get("name", m) for m in members
+               if members[m].serialization.get("location") == "querystring"} | static
+    keys = [k for k, _ in query]
+    if len(keys) != len(set(keys)) or not set(keys) <= allowed:
+        return _REPEATED
+    readable = set(members) | placed | {"policyDocument", "sql", "topicRulePayload"}
+    if any(k in readable or k.lower() in _KINDS for k, _ in parse_qsl(text)):
+        return _REPEATED
+    if "multipart/form-data" in (req.headers("Content-Type") or ""):
+        return _REPEATED
+    if any(key in placed_members and params.get(key) != value for key, value in _json(req.body).items()):
+        return _REPEATED
+    return None
+
+
+_REPEATED = ("forespørselen har et parameter et annet sted enn der AWS-SDK-en legger det; "
+             "bruk boto3 eller AWS CLI som vanlig")
 
 
 def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -> str | None:
