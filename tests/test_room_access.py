@@ -229,3 +229,14 @@ def _smuggled(service: str, operation: str, query: str = "", body: bytes | None 
 def test_a_second_name_where_moto_reads_first_is_refused(service, operation, query, body, params):
     assert _smuggled(service, operation, **params) is None  # the honest request passes
     assert _smuggled(service, operation, query, body, **params) is not None
+
+
+@pytest.mark.parametrize("statement", [
+    # NotResource allows every resource but the ones listed, NotAction every action but those listed
+    # (IAM JSON policy elements, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html);
+    # the broker evaluates both (kurs.sky.broker.policy), so they must not slip past the check.
+    {"Effect": "Allow", "Action": "iot:*", "NotResource": f"{ARN}:topic/ingenting"},
+    {"Effect": "Allow", "NotAction": "iot:Connect", "Resource": f"{ARN}:topic/kurs/rom/alle/beskjed"},
+])
+def test_a_policy_cannot_reach_others_through_not_resource_or_not_action(statement):
+    assert access.policy_problem("ida", json.dumps({"Version": "2012-10-17", "Statement": [statement]}))

@@ -87,9 +87,13 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
     for statement in statements if isinstance(statements, list) else [statements]:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue  # a Deny only takes away
+        if "NotResource" in statement:  # every resource but those listed: others' too
+            return "policyen bruker «NotResource», som i rommet ville gi tilgang til andres ressurser; bruk «Resource»"
         resources = statement.get("Resource", [])
         actions = statement.get("Action", [])
-        read_only = set([actions] if isinstance(actions, str) else actions) <= {"iot:Subscribe", "iot:Receive"}
+        # NotAction allows every action but those listed, so it is never read-only.
+        read_only = "NotAction" not in statement and bool(actions) and \
+            set([actions] if isinstance(actions, str) else actions) <= {"iot:Subscribe", "iot:Receive"}
         for resource in [resources] if isinstance(resources, str) else resources:
             kind, _, rest = str(resource).split(":", 5)[-1].partition("/")
             if kind in ("topic", "topicfilter"):
