@@ -240,3 +240,18 @@ def test_a_second_name_where_moto_reads_first_is_refused(service, operation, que
 ])
 def test_a_policy_cannot_reach_others_through_not_resource_or_not_action(statement):
     assert access.policy_problem("ida", json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+
+@pytest.mark.parametrize("topic", [
+    "devices/ola-knapp/events/ida",  # reaches Ola's subscriptions to devices/ola-knapp/# and rules FROM it
+    "kurs/rom/ola/kort/ida",  # the overview would take it for Ola's board
+    "$aws/things/ola-lys/shadow/update/ida",
+    "ola-knapp/ida",
+])
+def test_a_topic_is_not_ones_own_because_a_later_segment_is_ones_prefix(topic):
+    # A filter such as devices/ola-knapp/# matches every topic below it
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/topics.html), so the owner is the first
+    # segment that is not one of the course's topic words, not any segment.
+    assert not access.topic_allowed("ida", topic)
+    assert access.topic_allowed("ola", topic)
+    assert _decide("iot-data", "publish", topic=topic, payload=b"{}") is not None

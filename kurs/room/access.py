@@ -9,8 +9,8 @@ JSON or form body).
 
 A learner ``ida`` owns names that, after the course's own prefix (``kurs-``/``kurs_``), start with
 ``ida-`` or ``ida_``: ``ida-esp32_ABC123``, ``kurs-ida-esp32_ABC123``, ``kurs_ida_lagre``. Topics are
-theirs when a segment is theirs (``devices/ida-knapp/events``, ``kurs/rom/ida/fremdrift``), and
-``kurs/par/…`` is the room's shared pair space. We do not rely on moto's IAM policy enforcement:
+theirs when the first segment that is not a course topic word (names.RESERVED) is theirs
+(``devices/ida-knapp/events``, ``kurs/rom/ida/fremdrift``), and ``kurs/par/…`` is the room's shared pair space. We do not rely on moto's IAM policy enforcement:
 moto checks actions, but not every resource of every service the course uses.
 """
 
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from kurs.room.names import RESERVED
 
 PAIR_SPACE = "kurs/par/"
 BROADCAST = "kurs/rom/alle/beskjed"  # kurs.room.device_policy.BROADCAST
@@ -67,12 +69,13 @@ def topic_allowed(prefix: str, topic: str) -> bool:
     """A topic (or filter, or policy resource) the learner may use: their own, or the pair space."""
     if topic.startswith(PAIR_SPACE) and len(topic) > len(PAIR_SPACE):
         return True
+    # The owner is the first segment that is not one of the course's topic words: a later segment
+    # is below someone else's (devices/ola-knapp/events/ida reaches subscribers to devices/ola-knapp/#).
+    # A wildcard before the learner's own segment would reach others too.
     for segment in topic.split("/"):
         if segment == prefix or segment.startswith(f"{prefix}-") or segment == THING_VARIABLE:
             return True
-        if any(c in segment for c in "*+#?$") and not segment.startswith("$aws"):
-            return False  # a wildcard before the learner's own segment would reach others
-        if segment.startswith("$aws") and segment != "$aws":
+        if segment.removeprefix("$").lower() not in RESERVED or (segment.startswith("$") and segment != "$aws"):
             return False
     return False
 
