@@ -255,3 +255,13 @@ def test_a_topic_is_not_ones_own_because_a_later_segment_is_ones_prefix(topic):
     assert not access.topic_allowed("ida", topic)
     assert access.topic_allowed("ola", topic)
     assert _decide("iot-data", "publish", topic=topic, payload=b"{}") is not None
+
+
+def test_a_rule_reads_the_topic_its_from_clause_names_not_a_from_inside_a_string():
+    # AWS IoT SQL strings may be in double quotes, and a nested SELECT has a FROM of its own
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-reference.html); only the
+    # statement's own FROM '<topic filter>' decides what the rule reads.
+    for sql in ("""SELECT "FROM 'ida/x'" AS a FROM 'devices/ola-knapp/events'""",
+                """SELECT (SELECT v FROM 'ida/x') AS a FROM 'devices/ola-knapp/events'"""):
+        assert access.rule_problem("ida", {"sql": sql, "actions": []}), sql
+    assert access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", "actions": []}) is None

@@ -115,8 +115,15 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
     payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
     sql = str(payload.get("sql") or "")
-    match = re.search(r"\bFROM\s+'([^']*)'", sql, re.I)
-    if match is None or not topic_allowed(prefix, match.group(1)):
+    # The rules engine's own parser finds the statement's FROM: a "FROM '…'" inside a string or a
+    # nested SELECT is not the topic the rule reads.
+    from kurs.sky.rules.sql import DEFAULT_VERSION, SqlParseError, parse
+
+    try:
+        topic_filter = parse(sql, str(payload.get("awsIotSqlVersion") or DEFAULT_VERSION)).topic_filter
+    except SqlParseError:
+        return "regelens SQL kan ikke leses; skriv den som SELECT … FROM 'emnet ditt'"
+    if not topic_allowed(prefix, topic_filter):
         return "regelen må lese fra et emne som er ditt (eller kurs/par/…)"
     # SQL functions that reach other resources: a shadow, a function. Only a literal, own name is
     # checkable here (topic(2) could be anyone's thing), so anything else is refused in a room.
