@@ -265,3 +265,14 @@ def test_a_rule_reads_the_topic_its_from_clause_names_not_a_from_inside_a_string
                 """SELECT (SELECT v FROM 'ida/x') AS a FROM 'devices/ola-knapp/events'"""):
         assert access.rule_problem("ida", {"sql": sql, "actions": []}), sql
     assert access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", "actions": []}) is None
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    # dynamoDBv2 names its table inside putItem
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/dynamodb-v2-rule-action.html)
+    ({"actions": [{"dynamoDBv2": {"roleArn": "arn:aws:iam::1:role/kurs-ida-r",
+                                  "putItem": {"tableName": "kurs-ola-trykk"}}}]}, "tabell"),
+])
+def test_every_action_of_a_rule_is_checked_where_it_names_its_target(payload, words):
+    reason = access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", **payload})
+    assert reason is not None and words in reason

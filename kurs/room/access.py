@@ -137,6 +137,8 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     for action in payload.get("actions") or []:
         for kind, settings in (action or {}).items():
             settings = settings or {}
+            if isinstance(settings.get("putItem"), dict):  # dynamoDBv2 names its table inside putItem
+                settings = {**settings, "tableName": settings["putItem"].get("tableName")}
             if "topic" in settings and not topic_allowed(prefix, str(settings["topic"])):
                 return f"regelen vil sende til «{settings['topic']}», som ikke er ditt"
             if "functionArn" in settings and not slug_owns(prefix, _last(str(settings["functionArn"]), ":function:")):
