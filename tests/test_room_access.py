@@ -272,6 +272,10 @@ def test_a_rule_reads_the_topic_its_from_clause_names_not_a_from_inside_a_string
     # (https://docs.aws.amazon.com/iot/latest/developerguide/dynamodb-v2-rule-action.html)
     ({"actions": [{"dynamoDBv2": {"roleArn": "arn:aws:iam::1:role/kurs-ida-r",
                                   "putItem": {"tableName": "kurs-ola-trykk"}}}]}, "tabell"),
+    # errorAction runs when an action fails
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html)
+    ({"actions": [], "errorAction": {"republish": {"topic": "devices/ola-knapp/events",
+                                                   "roleArn": "arn:aws:iam::1:role/kurs-ida-r"}}}, "ikke er ditt"),
 ])
 def test_every_action_of_a_rule_is_checked_where_it_names_its_target(payload, words):
     reason = access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", **payload})

@@ -134,7 +134,8 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
             name = _last(literal.group(1), marker) if literal and marker else (literal.group(1) if literal else "")
             if not literal or not slug_owns(prefix, name):
                 return f"regelen bruker {function}() på {kind} {argument or '?'}, som ikke er din (skriv navnet rett inn)"
-    for action in payload.get("actions") or []:
+    error_action = payload.get("errorAction")  # runs when an action fails: checked like the others
+    for action in [*(payload.get("actions") or []), *([error_action] if error_action else [])]:
         for kind, settings in (action or {}).items():
             settings = settings or {}
             if isinstance(settings.get("putItem"), dict):  # dynamoDBv2 names its table inside putItem
