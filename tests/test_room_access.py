@@ -276,6 +276,10 @@ def test_a_rule_reads_the_topic_its_from_clause_names_not_a_from_inside_a_string
     # (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html)
     ({"actions": [], "errorAction": {"republish": {"topic": "devices/ola-knapp/events",
                                                    "roleArn": "arn:aws:iam::1:role/kurs-ida-r"}}}, "ikke er ditt"),
+    # Substitution templates are filled in before the action runs
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/iot-substitution-templates.html)
+    ({"actions": [{"lambda": {"functionArn": "${substring('arn:aws:lambda:eu-west-1:1:function:kurs-ida-f', 99)}"
+                                             "arn:aws:lambda:eu-west-1:1:function:kurs-ola-f"}}]}, "Lambda"),
 ])
 def test_every_action_of_a_rule_is_checked_where_it_names_its_target(payload, words):
     reason = access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", **payload})

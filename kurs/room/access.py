@@ -140,6 +140,8 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
             settings = settings or {}
             if isinstance(settings.get("putItem"), dict):  # dynamoDBv2 names its table inside putItem
                 settings = {**settings, "tableName": settings["putItem"].get("tableName")}
+            if any("${" in str(settings.get(key)) for key in ("functionArn", "tableName")):
+                return "regelen må skrive navnet på Lambda-funksjonen eller tabellen rett inn, uten ${…}"
             if "topic" in settings and not topic_allowed(prefix, str(settings["topic"])):
                 return f"regelen vil sende til «{settings['topic']}», som ikke er ditt"
             if "functionArn" in settings and not slug_owns(prefix, _last(str(settings["functionArn"]), ":function:")):
