@@ -113,3 +113,45 @@ def test_rules_other_processes_proc_entries_and_ctypes(tmp_path):
         rules.check("os.rename", (str(tmp_path.parent / "x"), str(tmp_path / "hemmelig" / "y"), None, None))
     assert refused.value.errno == errno.EROFS
     rules.check("open", (0, "r", 0))  # a file descriptor was checked when it was opened
+
+
+CONNECT = r'''
+import os, socket
+
+def handler(event, context):
+    seen = {}
+    for name, port in (("mqtt", event["mqtt"]), ("api", event["api"])):
+        for host in ("127.0.0.1", "localhost", "0.0.0.0"):
+            try:
+                socket.create_connection((host, port), timeout=2).close()
+                seen[f"{name} {host}"] = "ok"
+            except OSError as exc:
+                seen[f"{name} {host}"] = type(exc).__name__ + ": " + str(exc)
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_in_a_room_a_function_reaches_only_the_clouds_api_on_this_machine(state):
+    """The cloud's plain MQTT listener on 127.0.0.1 takes any client id and checks no policy (it is
+    the instructor's own, without TLS), so another learner's function must not connect to it: on AWS
+    a function reaches IoT only through the API with its role's rights (iot-data Publish)."""
+    import socket
+
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    mqtt, api = (s.getsockname()[1] for s in listeners)
+    try:
+        env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull,
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{api}"}
+        result = run_lambda(_zip(CONNECT), "probe.handler", {"mqtt": mqtt, "api": api},
+                            function_name="kurs-ola-spion", environment=env, timeout_s=10,
+                            cache_dir=state / "lambda-kode")
+    finally:
+        for s in listeners:
+            s.close()
+    assert result.ok, result.error
+    seen = result.payload
+    assert seen["api 127.0.0.1"] == "ok"
+    for host in ("127.0.0.1", "localhost", "0.0.0.0"):
+        assert seen[f"mqtt {host}"].startswith("PermissionError"), seen
+    assert "klasserom" in seen["mqtt 127.0.0.1"]
