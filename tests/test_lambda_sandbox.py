@@ -155,3 +155,38 @@ def test_in_a_room_a_function_reaches_only_the_clouds_api_on_this_machine(state)
     for host in ("127.0.0.1", "localhost", "0.0.0.0"):
         assert seen[f"mqtt {host}"].startswith("PermissionError"), seen
     assert "klasserom" in seen["mqtt 127.0.0.1"]
+
+
+AROUND = r'''
+import os
+
+def handler(event, context):
+    seen = {}
+    try:  # a directory as a file descriptor, then a path relative to it (the audit event has no dir_fd)
+        root = os.open("/", os.O_RDONLY)
+        seen["dir_fd"] = os.read(os.open(event["secret"].lstrip("/"), os.O_RDONLY, dir_fd=root), 100).decode()
+    except OSError as exc:
+        seen["dir_fd"] = type(exc).__name__
+    link = os.path.join("/tmp", "kurs-lenke-" + context.aws_request_id)
+    try:  # a hard link is the same file under a name outside the state folder
+        os.link(event["secret"], link)
+        seen["link"] = open(link).read()
+    except OSError as exc:
+        seen["link"] = type(exc).__name__
+    finally:
+        if os.path.lexists(link):
+            os.remove(link)
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_in_a_room_a_function_cannot_go_around_the_fence_with_dir_fd_or_a_hard_link(state):
+    """An audit hook sees os.open's path but not its dir_fd, and os.link's new name but not that the
+    old one is hidden (PEP 578: "open" and "os.link" events), so both reached the room's roster."""
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull}
+    result = run_lambda(_zip(AROUND), "probe.handler", {"secret": str(state / "sky" / "nokler.json")},
+                        function_name="kurs-ola-spion", environment=env, timeout_s=10,
+                        cache_dir=state / "lambda-kode")
+    assert result.ok, result.error
+    assert result.payload["dir_fd"] == "PermissionError"

@@ -87,6 +87,11 @@ class Rules:
             writing = bool(flags & _WRITE_FLAGS) or any(c in mode for c in "wax+")
             if not self.may_read(path):
                 raise PermissionError(errno.EACCES, "Permission denied", path)
+            if self.room and os.path.isdir(path):
+                # A directory's descriptor as dir_fd makes a relative path start there, and the
+                # "open" event does not carry dir_fd: the check above would look at the wrong place.
+                raise PermissionError(errno.EACCES, "Permission denied: i et klasserom kan en Lambda-funksjon "
+                                      "ikke åpne en mappe som fil (bruk os.listdir eller pathlib)", path)
             if writing and not self.may_write(path):
                 raise OSError(errno.EROFS, "Read-only file system", path)
         elif event in _CHANGES:
