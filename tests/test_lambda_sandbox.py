@@ -189,4 +189,4 @@ def test_in_a_room_a_function_cannot_go_around_the_fence_with_dir_fd_or_a_hard_l
                         function_name="kurs-ola-spion", environment=env, timeout_s=10,
                         cache_dir=state / "lambda-kode")
     assert result.ok, result.error
-    assert result.payload["dir_fd"] == "PermissionError"
+    assert result.payload == {"dir_fd": "PermissionError", "link": "PermissionError"}

@@ -95,6 +95,10 @@ class Rules:
             if writing and not self.may_write(path):
                 raise OSError(errno.EROFS, "Read-only file system", path)
         elif event in _CHANGES:
+            source = _real(args[0]) if event == "os.link" and args else None
+            if source is not None and not self.may_read(source):
+                # A hard link is the same file under a new name: only to a file the function may read.
+                raise PermissionError(errno.EACCES, "Permission denied", source)
             for index in _CHANGES[event]:
                 path = _real(args[index]) if len(args) > index else None
                 if path is not None and not self.may_write(path):
