@@ -190,3 +190,37 @@ def test_in_a_room_a_function_cannot_go_around_the_fence_with_dir_fd_or_a_hard_l
                         cache_dir=state / "lambda-kode")
     assert result.ok, result.error
     assert result.payload == {"dir_fd": "PermissionError", "link": "PermissionError"}
+
+
+NATIVE_SPAWN = r'''
+import importlib.util, os
+
+def handler(event, context):
+    seen = {}
+    def spawn(module):
+        r, w = os.pipe()
+        return module.fork_exec([b"/bin/true"], [b"/bin/true"], True, (), None, None, -1, -1, -1, -1, -1, -1,
+                                r, w, False, False, -1, None, None, None, -1, None, False)
+    try:  # what subprocess uses under its audited Popen
+        import _posixsubprocess
+        seen["fork_exec"] = spawn(_posixsubprocess)
+    except Exception as exc:
+        seen["fork_exec"] = type(exc).__name__
+    try:  # a fresh copy of the extension module
+        seen["fresh"] = spawn(importlib.util.module_from_spec(importlib.util.find_spec("_posixsubprocess")))
+    except Exception as exc:
+        seen["fresh"] = type(exc).__name__
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name != "posix" or not __import__("sys").version_info[:2] == (3, 11),
+                    reason="_posixsubprocess.fork_exec's arguments as in CPython 3.11")
+def test_in_a_room_a_function_cannot_start_programs_under_subprocess(state):
+    """_posixsubprocess.fork_exec raises no audit event (only subprocess.Popen does), so a function
+    could start a shell and read anything on the instructor's laptop."""
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull}
+    result = run_lambda(_zip(NATIVE_SPAWN), "probe.handler", {}, function_name="kurs-ola-spion", environment=env,
+                        timeout_s=10, cache_dir=state / "lambda-kode")
+    assert result.ok, result.error
+    assert result.payload == {"fork_exec": "PermissionError", "fresh": "PermissionError"}

@@ -114,6 +114,9 @@ class Rules:
                 raise PermissionError(errno.EACCES, "Permission denied: i et klasserom kan en Lambda-funksjon bare "
                                       "nå AWS-API-et på instruktørens maskin; bruk boto3 (for eksempel "
                                       "iot-data publish) i stedet for en egen MQTT-forbindelse")
+        elif self.room and event == "import" and args and args[0] == "_posixsubprocess":
+            raise PermissionError(errno.EPERM, "Operation not permitted: i et klasserom kjører Lambda-funksjoner "
+                                  "uten andre programmer")  # a fresh copy would bring fork_exec back (see install)
         elif self.room and event in _ESCAPES:
             raise PermissionError(errno.EPERM, f"Operation not permitted ({event}): i et klasserom kjører "
                                   "Lambda-funksjoner uten andre programmer og uten ctypes")
@@ -160,7 +163,17 @@ def install_from_environment(code_dir: str) -> None:
 
 def install(rules: Rules) -> Callable[[str, tuple], None]:
     """Install the hook for the rest of this process's life (audit hooks cannot be removed)."""
-    watched = {"open", "socket.connect", "socket.sendto", *_CHANGES, *_LISTINGS, *_ESCAPES}
+    watched = {"open", "socket.connect", "socket.sendto", "import", *_CHANGES, *_LISTINGS, *_ESCAPES}
+    if rules.room and os.name == "posix":
+        # subprocess starts programs with _posixsubprocess.fork_exec, which raises no audit event of
+        # its own (only subprocess.Popen does): called directly it was a way out of the fence.
+        import _posixsubprocess  # type: ignore[import-not-found]
+
+        def fork_exec(*args: object, **kwargs: object) -> int:
+            rules.check("subprocess.Popen", ())
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        _posixsubprocess.fork_exec = fork_exec
 
     def hook(event: str, args: tuple) -> None:
         if event in watched:
