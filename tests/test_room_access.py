@@ -284,3 +284,41 @@ def test_a_rule_reads_the_topic_its_from_clause_names_not_a_from_inside_a_string
 def test_every_action_of_a_rule_is_checked_where_it_names_its_target(payload, words):
     reason = access.rule_problem("ida", {"sql": "SELECT * FROM 'devices/ida-knapp/events'", **payload})
     assert reason is not None and words in reason
+
+
+def test_a_learners_odd_report_on_own_topics_does_not_break_the_instructors_overview(monkeypatch, tmp_path):
+    """Reports come from learners' code (kurs/rom/<prefix>/...): any JSON at all. One learner's
+    {"lys": "x"} or {"oppgave": "x"} must not stop the overview for the whole room."""
+    from types import SimpleNamespace
+
+    from kurs.room import overview, roster
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    room = roster.Room(address="127.0.0.2", code="AAAA-BBBB")
+    for slug in ("ida", "ola"):
+        room.learners[slug] = roster.Learner(slug.title(), slug, "AKIA" + slug, "secret")
+    roster.save(room)
+
+    class Client:
+        on_message = None
+
+        def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return None
+
+        def unsubscribe(self, *args):  # noqa: ANN002, ANN202
+            return None
+
+    watcher = overview.RoomWatcher(client=Client(), retained=False)
+
+    def send(topic: str, payload: object) -> None:
+        watcher._on_message(None, None, SimpleNamespace(topic=topic, payload=json.dumps(payload).encode(), retain=False))
+
+    send("kurs/rom/ola/fremdrift/1", {"oppgave": "x", "bestatt": True})
+    send("kurs/rom/ola/fremdrift/1", {"oppgave": 10**400, "bestatt": True})
+    send("kurs/rom/ola/kort/ola-lys", {"kort": "ola-lys", "lys": "x", "trykk": "y", "tilkoblet": "z"})
+    send("kurs/rom/ola/kort/ola-lys", {"kort": ["ola-lys"], "lys": [], "trykk": {}})
+    send("kurs/rom/ola/kort/ola-lys", {"kort": "ola-lys", "trykk": float("inf")})  # json.loads takes Infinity
+    send("kurs/rom/ida/kort/ida-lys", {"kort": "ida-lys", "lys": True, "trykk": None, "tilkoblet": True})
+    assert "Ida (ida-)" in overview.text(watcher)
+    learners = {x.slug: x for x in watcher.learners()}
+    assert learners["ida"].boards["ida-lys"].led is True
