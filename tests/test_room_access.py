@@ -322,3 +322,20 @@ def test_a_learners_odd_report_on_own_topics_does_not_break_the_instructors_over
     assert "Ida (ida-)" in overview.text(watcher)
     learners = {x.slug: x for x in watcher.learners()}
     assert learners["ida"].boards["ida-lys"].led is True
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), [
+    # A subscription filter invokes its destination function with the group's log events
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html#LambdaFunctionExample)
+    ("logs", "put_subscription_filter", {"logGroupName": "/aws/lambda/kurs-ida-f", "filterName": "kurs-ida-x",
+                                         "filterPattern": "", "destinationArn": "arn:aws:lambda:eu-west-1:1:function:{}"}),
+    # An event source mapping hands the stream's records (another's table) to the function
+    # (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html)
+    ("lambda", "create_event_source_mapping", {"FunctionName": "kurs-ida-f", "StartingPosition": "LATEST",
+                                               "EventSourceArn": "arn:aws:dynamodb:eu-west-1:1:table/{}/stream/2026"}),
+])
+def test_an_arn_that_connects_own_resources_to_anothers_is_checked(service, operation, params):
+    own = {k: v.format("kurs-ida-f" if "function" in v else "kurs-ida-t") for k, v in params.items()}
+    other = {k: v.format("kurs-ola-f" if "function" in v else "kurs-ola-t") for k, v in params.items()}
+    assert _decide(service, operation, **own) is None
+    assert "er ikke ditt" in (_decide(service, operation, **other) or "")
