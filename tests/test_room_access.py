@@ -339,3 +339,34 @@ def test_an_arn_that_connects_own_resources_to_anothers_is_checked(service, oper
     other = {k: v.format("kurs-ola-f" if "function" in v else "kurs-ola-t") for k, v in params.items()}
     assert _decide(service, operation, **own) is None
     assert "er ikke ditt" in (_decide(service, operation, **other) or "")
+
+
+def test_answers_that_list_log_groups_or_mappings_show_only_the_learners_own(monkeypatch, tmp_path):
+    """DescribeLogGroups names every function's log group; ListEventSourceMappings every function's
+    sources. Like ListFunctions, a learner sees only their own in a room."""
+    from kurs.room import roster
+    from kurs.room.host import RoomHost
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    room = roster.Room(address="127.0.0.2", code="AAAA-BBBB")
+    room.learners["ida"] = roster.Learner("Ida", "ida", "AKIAIDA", "secret")
+    host = RoomHost(room, b"ca", "123456789012")
+    answers = {"DescribeLogGroups": {"logGroups": [{"logGroupName": "/aws/lambda/kurs-ida-f"},
+                                                   {"logGroupName": "/aws/lambda/kurs-ola-f"}]},
+               "ListEventSourceMappings": {"EventSourceMappings": [
+                   {"FunctionArn": "arn:aws:lambda:eu-west-1:1:function:kurs-ida-f"},
+                   {"FunctionArn": "arn:aws:lambda:eu-west-1:1:function:kurs-ola-f"}]}}
+    for service, operation, params in (("logs", "describe_log_groups", {}),
+                                       ("lambda", "list_event_source_mappings", {})):
+        sent = _request(service, operation, **params)
+        op, _ = access.operation(sent)
+        environ = {"REQUEST_METHOD": sent.method, "RAW_URI": sent.path, "QUERY_STRING": sent.query,
+                   "HTTP_X_AMZ_TARGET": sent.headers("X-Amz-Target") or ""}
+        def app(environ, start_response, op=op):  # noqa: ANN001, ANN202
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(answers[op]).encode()]
+
+        body = json.loads(b"".join(host.guard("AKIAIDA", sent.service, environ, sent.body, app,
+                                              lambda status, headers: None)))
+        assert "ola" not in json.dumps(body) and "kurs-ida-f" in json.dumps(body), op
+    assert _decide("logs", "describe_log_streams", logGroupIdentifier="/aws/lambda/kurs-ola-f")

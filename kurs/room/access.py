@@ -153,7 +153,7 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     return None
 
 
-def _arn_name(value: str) -> str:
+def arn_name(value: str) -> str:
     """The resource's own name in an ARN: a function, a table (of a stream), a log group, a role, …"""
     if not value.startswith("arn:"):
         return value
@@ -247,7 +247,7 @@ _KINDS = {"thingname": "thing", "policyname": "policy", "rulename": "rule", "fun
           "tablename": "table", "rolename": "role", "loggroupname": "log", "certificateid": "certificate",
           "topic": "topic", "target": "arn", "principal": "arn", "role": "arn", "username": "user",
           # What a subscription filter or an event source mapping connects the learner's resource to.
-          "destinationarn": "arn", "eventsourcearn": "arn"}
+          "destinationarn": "arn", "eventsourcearn": "arn", "loggroupidentifier": "arn"}
 
 
 def names(params: dict[str, Any]) -> list[Named]:
@@ -334,7 +334,7 @@ def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -
     if named.kind == "arn":
         if ":cert/" in value:
             return None if owns_certificate(value.rsplit("/", 1)[-1]) else "sertifikatet er ikke ditt"
-        return None if slug_owns(prefix, _arn_name(value)) else f"«{value}» er ikke ditt"
+        return None if slug_owns(prefix, arn_name(value)) else f"«{value}» er ikke ditt"
     if named.kind == "user":  # only the learner's own IAM user (kurs.room.roster.USER_PREFIX)
         return None if value == f"rom-{prefix}" else f"IAM-brukeren «{value}» er ikke din"
     if named.kind == "function":

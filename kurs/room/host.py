@@ -33,7 +33,9 @@ _CERT_OPS = ("CreateCertificateFromCsr", "CreateKeysAndCertificate")
 _LISTS = {"ListThings": ("things", "thingName"), "ListPolicies": ("policies", "policyName"),
           "ListCertificates": ("certificates", "certificateId"), "ListTopicRules": ("rules", "ruleName"),
           "ListFunctions": ("Functions", "FunctionName"), "ListTables": ("TableNames", None),
-          "ListRoles": ("Roles", "RoleName"), "ListRetainedMessages": ("retainedTopics", "topic")}
+          "ListRoles": ("Roles", "RoleName"), "ListRetainedMessages": ("retainedTopics", "topic"),
+          "DescribeLogGroups": ("logGroups", "logGroupName"),
+          "ListEventSourceMappings": ("EventSourceMappings", "FunctionArn")}
 
 
 class RoomHost:
@@ -114,7 +116,7 @@ class RoomHost:
             return self.room.certificates.get(str(name)) == learner.slug
         if name_key == "topic":
             return access.topic_allowed(learner.slug, str(name))
-        return access.slug_owns(learner.slug, str(name))
+        return access.slug_owns(learner.slug, access.arn_name(str(name)))
 
     def _remember_certificate(self, learner: roster.Learner, app: Callable[..., Any], environ: dict,
                               start_response: Callable[..., Any]) -> Iterable[bytes]:
