@@ -370,3 +370,15 @@ def test_answers_that_list_log_groups_or_mappings_show_only_the_learners_own(mon
                                               lambda status, headers: None)))
         assert "ola" not in json.dumps(body) and "kurs-ida-f" in json.dumps(body), op
     assert _decide("logs", "describe_log_streams", logGroupIdentifier="/aws/lambda/kurs-ola-f")
+
+
+def test_a_rule_may_not_republish_to_a_topic_its_own_from_reads():
+    # A republish the rule's own FROM matches triggers the rule again, for ever: on the
+    # instructor's laptop that is a loop that eats the room's cloud (and its log) for everyone.
+    # https://docs.aws.amazon.com/iot/latest/developerguide/republish-rule-action.html
+    for sql, topic in (("SELECT * FROM 'ida/loop'", "ida/loop"), ("SELECT * FROM 'ida/#'", "ida/${topic(2)}"),
+                       ("SELECT * FROM 'kurs/par/+/x'", "kurs/par/ida-ola/x")):
+        payload = {"sql": sql, "actions": [{"republish": {"topic": topic, "roleArn": "arn:aws:iam::1:role/kurs-ida-r"}}]}
+        assert "løkke" in (access.rule_problem("ida", payload) or ""), (sql, topic)
+    fine = {"sql": "SELECT * FROM 'ida/inn'", "actions": [{"republish": {"topic": "ida/ut", "roleArn": "r"}}]}
+    assert access.rule_problem("ida", fine) is None

@@ -117,7 +117,7 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     sql = str(payload.get("sql") or "")
     # The rules engine's own parser finds the statement's FROM: a "FROM '…'" inside a string or a
     # nested SELECT is not the topic the rule reads.
-    from kurs.sky.rules.sql import DEFAULT_VERSION, SqlParseError, parse
+    from kurs.sky.rules.sql import DEFAULT_VERSION, SqlParseError, parse, topic_matches
 
     try:
         topic_filter = parse(sql, str(payload.get("awsIotSqlVersion") or DEFAULT_VERSION)).topic_filter
@@ -144,6 +144,10 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
                 return "regelen må skrive navnet på Lambda-funksjonen eller tabellen rett inn, uten ${…}"
             if "topic" in settings and not topic_allowed(prefix, str(settings["topic"])):
                 return f"regelen vil sende til «{settings['topic']}», som ikke er ditt"
+            # Republishing to a topic the rule itself reads would trigger it again, for ever.
+            if "topic" in settings and topic_matches(topic_filter, re.sub(r"\$\{[^}]*\}", "x", str(settings["topic"]))):
+                return (f"regelen leser selv fra «{settings['topic']}» og ville gått i løkke; "
+                        "send til et annet emne enn det FROM leser")
             if "functionArn" in settings and not slug_owns(prefix, _last(str(settings["functionArn"]), ":function:")):
                 return "regelen vil kalle en Lambda-funksjon som ikke er din"
             if "tableName" in settings and not slug_owns(prefix, str(settings["tableName"])):
