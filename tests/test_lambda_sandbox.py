@@ -224,3 +224,41 @@ def test_in_a_room_a_function_cannot_start_programs_under_subprocess(state):
                         timeout_s=10, cache_dir=state / "lambda-kode")
     assert result.ok, result.error
     assert result.payload == {"fork_exec": "PermissionError", "fresh": "PermissionError"}
+
+
+STEER = r'''
+import os, tempfile
+
+def handler(event, context):
+    seen = {"tmp": tempfile.gettempdir(), "home": os.environ.get("HOME"), "preload": os.environ.get("LD_PRELOAD")}
+    try:
+        with open(event["outside"], "w") as f:
+            f.write("x")
+        seen["write"] = "ok"
+    except OSError as exc:
+        seen["write"] = type(exc).__name__
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_a_functions_own_environment_cannot_move_the_fence(state):
+    """A function's environment variables (CreateFunction's Environment) come from its author. TMPDIR
+    is where the fence lets it write, HOME where it looks for ~/.aws and ~/.ssh, and LD_PRELOAD loads
+    native code before the fence is up: none of them may come from the function."""
+    import shutil
+
+    if not os.path.isdir("/var/tmp") or os.path.realpath(tempfile.gettempdir()).startswith("/var/tmp"):
+        pytest.skip("needs a folder outside the temp folder")
+    outside = Path(tempfile.mkdtemp(dir="/var/tmp")) / "skrevet.txt"
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull,
+           "TMPDIR": str(outside.parent), "HOME": "/ingensteds", "LD_PRELOAD": "/ingensteds/lur.so"}
+    try:
+        result = run_lambda(_zip(STEER), "probe.handler", {"outside": str(outside)}, function_name="kurs-ola-spion",
+                            environment=env, timeout_s=10, cache_dir=state / "lambda-kode")
+    finally:
+        shutil.rmtree(outside.parent)
+    assert result.ok, result.error
+    assert result.payload["tmp"] != str(outside.parent) and result.payload["home"] != "/ingensteds"
+    assert result.payload["preload"] is None
+    assert result.payload["write"] == "OSError"  # EROFS, as Lambda answers outside /tmp
