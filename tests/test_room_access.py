@@ -412,3 +412,17 @@ def test_a_request_whose_scope_moto_cannot_read_is_refused():
                             lambda name: reordered if name.lower() == "authorization" else sent.headers(name), sent.body)
     assert access.decide("ida", sent, lambda cert: False)[1] is None
     assert access.decide("ida", forged, lambda cert: False)[1] is not None
+
+
+def test_a_compressed_body_is_refused_because_the_check_would_not_see_inside_it():
+    # moto unpacks a body sent with Content-Encoding: gzip (botocore's request compression,
+    # https://docs.aws.amazon.com/sdkref/latest/guide/feature-compression.html); the check saw the
+    # compressed bytes, so a policy granting iot:* on * went through unread.
+    import gzip
+
+    sent = _request("iot", "create_policy", policyName="kurs-ida-gz", policyDocument=json.dumps(
+        {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    packed = access.Request(sent.service, sent.method, sent.path, sent.query,
+                            lambda name: "gzip" if name.lower() == "content-encoding" else sent.headers(name),
+                            gzip.compress(sent.body))
+    assert access.decide("ida", packed, lambda cert: False)[1] is not None

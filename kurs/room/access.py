@@ -266,6 +266,9 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
         # Signed in the query string: moto then ignores the credential scope and guesses the
         # service from the path (S3 for /things/…), so it would not run what was checked here.
         return None, "rommet tar ikke imot forhåndssignerte forespørsler (signatur i URL-en); bruk boto3 som vanlig"
+    if (req.headers("Content-Encoding") or "identity").strip().lower() != "identity":
+        # moto unpacks a gzip body before reading it; the check here would read the packed bytes.
+        return None, "rommet tar ikke imot komprimerte forespørsler (Content-Encoding); send dem ukomprimert"
     if _moto_service(str(req.headers("Authorization"))) != service:
         # moto reads the service from the first field of the header; a signature with the fields
         # in another order is valid, but moto would guess the service (S3) instead.
