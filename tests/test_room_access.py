@@ -426,3 +426,20 @@ def test_a_compressed_body_is_refused_because_the_check_would_not_see_inside_it(
                             lambda name: "gzip" if name.lower() == "content-encoding" else sent.headers(name),
                             gzip.compress(sent.body))
     assert access.decide("ida", packed, lambda cert: False)[1] is not None
+
+
+@pytest.mark.parametrize(("service", "operation", "body"), [
+    # moto takes the operation from an "Action" parameter before X-Amz-Target or the path
+    # (moto.core.responses.BaseResponse._get_action), and reads the body as a form when there is
+    # no query string: ListTables became a PartiQL SELECT on another learner's table.
+    ("dynamodb", "list_tables", {"x": "&Action=ExecuteStatement&", "Statement": 'SELECT * FROM "kurs-ola-t"'}),
+    ("iot", "list_things", {"x": "&Action=RegisterCertificateWithoutCA&"}),
+])
+def test_an_operation_smuggled_as_an_action_parameter_is_refused(service, operation, body):
+    assert _smuggled(service, operation) is None
+    assert _smuggled(service, operation, "", json.dumps(body).encode()) is not None
+
+    sent = _request("iot", "list_things")  # with no query string and no body, moto reads the headers
+    as_header = access.Request(sent.service, sent.method, sent.path, sent.query,
+                               lambda name: "DeleteRegistrationCode" if name == "Action" else sent.headers(name), b"")
+    assert access.decide("ida", as_header, lambda cert: False)[1] is not None

@@ -335,8 +335,11 @@ def _smuggled(req: Request, op: str, params: dict[str, Any]) -> str | None:
     keys = [k for k, _ in query]
     if len(keys) != len(set(keys)) or not set(keys) <= allowed:
         return _REPEATED
-    readable = set(members) | placed | {"policyDocument", "sql", "topicRulePayload"}
+    # "Action": moto takes the operation from it before X-Amz-Target or the path.
+    readable = set(members) | placed | {"policyDocument", "sql", "topicRulePayload", "Action"}
     if any(k in readable or k.lower() in _KINDS for k, _ in parse_qsl(text)):
+        return _REPEATED
+    if req.headers("Action") is not None:  # with no query string and no body, moto reads the headers
         return _REPEATED
     if "multipart/form-data" in (req.headers("Content-Type") or ""):
         return _REPEATED
