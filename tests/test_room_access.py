@@ -443,3 +443,12 @@ def test_an_operation_smuggled_as_an_action_parameter_is_refused(service, operat
     as_header = access.Request(sent.service, sent.method, sent.path, sent.query,
                                lambda name: "DeleteRegistrationCode" if name == "Action" else sent.headers(name), b"")
     assert access.decide("ida", as_header, lambda cert: False)[1] is not None
+
+
+def test_a_rule_is_checked_where_moto_reads_it_not_only_inside_topic_rule_payload():
+    # boto3 sends the TopicRulePayload's members as the body, and moto reads sql, actions and
+    # errorAction there (kurs.sky.moto_patches.topic_rules); a harmless nested copy must not hide them.
+    body = {"topicRulePayload": {"sql": "SELECT * FROM 'ida/x'", "actions": []},
+            "sql": "SELECT * FROM 'devices/ola-knapp/events'", "actions": []}
+    assert access.rule_problem("ida", body)
+    assert access.rule_problem("ida", {**body, "sql": "SELECT * FROM 'ida/y'"}) is None

@@ -113,7 +113,14 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
 
 def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
-    payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
+    # REST-JSON sends the payload structure's members as the body, and moto reads them there; a
+    # nested topicRulePayload is checked too, but never instead.
+    nested = body.get("topicRulePayload")
+    if isinstance(nested, dict):
+        problem = rule_problem(prefix, nested)
+        if problem or not any(key in body for key in ("sql", "actions", "errorAction")):
+            return problem
+    payload = body
     sql = str(payload.get("sql") or "")
     # The rules engine's own parser finds the statement's FROM: a "FROM '…'" inside a string or a
     # nested SELECT is not the topic the rule reads.
