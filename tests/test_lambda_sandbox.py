@@ -262,3 +262,19 @@ def test_a_functions_own_environment_cannot_move_the_fence(state):
     assert result.payload["tmp"] != str(outside.parent) and result.payload["home"] != "/ingensteds"
     assert result.payload["preload"] is None
     assert result.payload["write"] == "OSError"  # EROFS, as Lambda answers outside /tmp
+
+
+def test_in_a_room_native_code_from_the_functions_package_or_tmp_is_refused(tmp_path):
+    """An extension module (.so) in the function's zip runs native code when imported, before any
+    check (a constructor ran a shell and read the room's roster); sqlite can load extensions too."""
+    code, tmp = tmp_path / "kode", tmp_path / "tmp"
+    rules = Rules(code_dir=str(code), hidden=(str(tmp_path / "hemmelig"),), writable=(str(tmp),), room=True)
+    for folder in (code, tmp):
+        with pytest.raises(PermissionError):
+            rules.check("import", ("lur", str(folder / "lur.cpython-311-x86_64-linux-gnu.so"), [], [], []))
+        with pytest.raises(PermissionError):
+            rules.check("import", ("lur", str(folder / "lur.so"), [], [], []))
+    rules.check("import", ("lur", str(code / "lur.py"), [], [], []))  # Python code is checked as it runs
+    rules.check("import", ("_json", None, [], [], []))
+    with pytest.raises(PermissionError):
+        rules.check("sqlite3.load_extension", (None, str(tmp / "lur.so")))

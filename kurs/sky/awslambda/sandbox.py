@@ -21,6 +21,7 @@ cannot trust. Only the standard library is used here: this runs before the funct
 from __future__ import annotations
 
 import errno
+import importlib.machinery
 import ipaddress
 import os
 import socket
@@ -28,6 +29,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
+_EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Events that change the filesystem, and which of their arguments are paths.
 _CHANGES = {"os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.link": (1,),
@@ -38,7 +40,8 @@ _CHANGES = {"os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": 
 _LISTINGS = {"os.listdir", "os.scandir", "glob.glob", "os.getxattr", "os.listxattr"}
 # Room only: programs and native code are a way out of every check above.
 _ESCAPES = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-            "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "os.startfile"}
+            "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "os.startfile",
+            "sqlite3.enable_load_extension", "sqlite3.load_extension"}
 
 
 def _real(path: object) -> str | None:
@@ -117,9 +120,19 @@ class Rules:
         elif self.room and event == "import" and args and args[0] == "_posixsubprocess":
             raise PermissionError(errno.EPERM, "Operation not permitted: i et klasserom kjører Lambda-funksjoner "
                                   "uten andre programmer")  # a fresh copy would bring fork_exec back (see install)
+        elif self.room and event == "import" and len(args) > 1 and _native(args[1]) \
+                and _under(_real(args[1]) or "", (self.code_dir, *self.writable)):
+            # An extension module runs native code as it loads, out of reach of every check here.
+            raise PermissionError(errno.EPERM, f"Operation not permitted: i et klasserom kan en Lambda-funksjon ikke "
+                                  f"laste egen native kode ({os.path.basename(str(args[1]))}); bruk ren Python")
         elif self.room and event in _ESCAPES:
             raise PermissionError(errno.EPERM, f"Operation not permitted ({event}): i et klasserom kjører "
                                   "Lambda-funksjoner uten andre programmer og uten ctypes")
+
+
+def _native(filename: object) -> bool:
+    """Is ``filename`` an extension module (native code)?"""
+    return isinstance(filename, str | bytes) and os.fsdecode(filename).endswith(_EXTENSION_SUFFIXES)
 
 
 def _this_machine(host: object) -> bool:
