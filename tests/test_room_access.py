@@ -452,3 +452,29 @@ def test_a_rule_is_checked_where_moto_reads_it_not_only_inside_topic_rule_payloa
             "sql": "SELECT * FROM 'devices/ola-knapp/events'", "actions": []}
     assert access.rule_problem("ida", body)
     assert access.rule_problem("ida", {**body, "sql": "SELECT * FROM 'ida/y'"}) is None
+
+
+def test_the_broker_ignores_a_learners_policy_that_the_room_would_refuse_now(monkeypatch, tmp_path):
+    """A policy stored before a check existed (or past one) stays attached in the saved cloud; in a
+    room the broker vets a learner's policies again, so such a policy grants nothing."""
+    from types import SimpleNamespace
+
+    from kurs.room import roster
+    from kurs.room.host import RoomHost
+    from kurs.sky.broker.policy import PolicyEnforcer
+
+    monkeypatch.setenv("KURS_HOME", str(tmp_path))
+    room = roster.Room(address="127.0.0.2", code="AAAA-BBBB")
+    room.certificates["olacert"] = "ola"
+    host = RoomHost(room, b"ca", "123456789012")
+    wide = SimpleNamespace(default_version_id="1", document=json.dumps(
+        {"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    cert_arn = f"{ARN}:cert/olacert"
+    backend = SimpleNamespace(principal_policies={(cert_arn, "kurs-ola-alt"): (None, wide)}, principal_things={},
+                              certificates={})
+    enforcer = PolicyEnforcer(lambda: backend, "eu-west-1", "123456789012")
+    assert enforcer.decide(cert_arn, "olacert", "ola-x", "iot:Subscribe", "#").allowed  # without the room
+    enforcer = PolicyEnforcer(lambda: backend, "eu-west-1", "123456789012", vet=host.policy_vetted)
+    assert not enforcer.decide(cert_arn, "olacert", "ola-x", "iot:Subscribe", "#").allowed
+    backend.principal_policies[(f"{ARN}:cert/instruktor", "alt")] = (None, wide)
+    assert enforcer.decide(f"{ARN}:cert/instruktor", "instruktor", "x", "iot:Subscribe", "#").allowed  # not a learner's
