@@ -113,3 +113,168 @@ def test_rules_other_processes_proc_entries_and_ctypes(tmp_path):
         rules.check("os.rename", (str(tmp_path.parent / "x"), str(tmp_path / "hemmelig" / "y"), None, None))
     assert refused.value.errno == errno.EROFS
     rules.check("open", (0, "r", 0))  # a file descriptor was checked when it was opened
+
+
+CONNECT = r'''
+import os, socket
+
+def handler(event, context):
+    seen = {}
+    for name, port in (("mqtt", event["mqtt"]), ("api", event["api"])):
+        for host in ("127.0.0.1", "localhost", "0.0.0.0"):
+            try:
+                socket.create_connection((host, port), timeout=2).close()
+                seen[f"{name} {host}"] = "ok"
+            except OSError as exc:
+                seen[f"{name} {host}"] = type(exc).__name__ + ": " + str(exc)
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_in_a_room_a_function_reaches_only_the_clouds_api_on_this_machine(state):
+    """The cloud's plain MQTT listener on 127.0.0.1 takes any client id and checks no policy (it is
+    the instructor's own, without TLS), so another learner's function must not connect to it: on AWS
+    a function reaches IoT only through the API with its role's rights (iot-data Publish)."""
+    import socket
+
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    mqtt, api = (s.getsockname()[1] for s in listeners)
+    try:
+        env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull,
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{api}"}
+        result = run_lambda(_zip(CONNECT), "probe.handler", {"mqtt": mqtt, "api": api},
+                            function_name="kurs-ola-spion", environment=env, timeout_s=10,
+                            cache_dir=state / "lambda-kode")
+    finally:
+        for s in listeners:
+            s.close()
+    assert result.ok, result.error
+    seen = result.payload
+    assert seen["api 127.0.0.1"] == "ok"
+    for host in ("127.0.0.1", "localhost", "0.0.0.0"):
+        assert seen[f"mqtt {host}"].startswith("PermissionError"), seen
+    assert "klasserom" in seen["mqtt 127.0.0.1"]
+
+
+AROUND = r'''
+import os
+
+def handler(event, context):
+    seen = {}
+    try:  # a directory as a file descriptor, then a path relative to it (the audit event has no dir_fd)
+        root = os.open("/", os.O_RDONLY)
+        seen["dir_fd"] = os.read(os.open(event["secret"].lstrip("/"), os.O_RDONLY, dir_fd=root), 100).decode()
+    except OSError as exc:
+        seen["dir_fd"] = type(exc).__name__
+    link = os.path.join("/tmp", "kurs-lenke-" + context.aws_request_id)
+    try:  # a hard link is the same file under a name outside the state folder
+        os.link(event["secret"], link)
+        seen["link"] = open(link).read()
+    except OSError as exc:
+        seen["link"] = type(exc).__name__
+    finally:
+        if os.path.lexists(link):
+            os.remove(link)
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_in_a_room_a_function_cannot_go_around_the_fence_with_dir_fd_or_a_hard_link(state):
+    """An audit hook sees os.open's path but not its dir_fd, and os.link's new name but not that the
+    old one is hidden (PEP 578: "open" and "os.link" events), so both reached the room's roster."""
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull}
+    result = run_lambda(_zip(AROUND), "probe.handler", {"secret": str(state / "sky" / "nokler.json")},
+                        function_name="kurs-ola-spion", environment=env, timeout_s=10,
+                        cache_dir=state / "lambda-kode")
+    assert result.ok, result.error
+    assert result.payload == {"dir_fd": "PermissionError", "link": "PermissionError"}
+
+
+NATIVE_SPAWN = r'''
+import importlib.util, os
+
+def handler(event, context):
+    seen = {}
+    def spawn(module):
+        r, w = os.pipe()
+        return module.fork_exec([b"/bin/true"], [b"/bin/true"], True, (), None, None, -1, -1, -1, -1, -1, -1,
+                                r, w, False, False, -1, None, None, None, -1, None, False)
+    try:  # what subprocess uses under its audited Popen
+        import _posixsubprocess
+        seen["fork_exec"] = spawn(_posixsubprocess)
+    except Exception as exc:
+        seen["fork_exec"] = type(exc).__name__
+    try:  # a fresh copy of the extension module
+        seen["fresh"] = spawn(importlib.util.module_from_spec(importlib.util.find_spec("_posixsubprocess")))
+    except Exception as exc:
+        seen["fresh"] = type(exc).__name__
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name != "posix" or not __import__("sys").version_info[:2] == (3, 11),
+                    reason="_posixsubprocess.fork_exec's arguments as in CPython 3.11")
+def test_in_a_room_a_function_cannot_start_programs_under_subprocess(state):
+    """_posixsubprocess.fork_exec raises no audit event (only subprocess.Popen does), so a function
+    could start a shell and read anything on the instructor's laptop."""
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull}
+    result = run_lambda(_zip(NATIVE_SPAWN), "probe.handler", {}, function_name="kurs-ola-spion", environment=env,
+                        timeout_s=10, cache_dir=state / "lambda-kode")
+    assert result.ok, result.error
+    assert result.payload == {"fork_exec": "PermissionError", "fresh": "PermissionError"}
+
+
+STEER = r'''
+import os, tempfile
+
+def handler(event, context):
+    seen = {"tmp": tempfile.gettempdir(), "home": os.environ.get("HOME"), "preload": os.environ.get("LD_PRELOAD")}
+    try:
+        with open(event["outside"], "w") as f:
+            f.write("x")
+        seen["write"] = "ok"
+    except OSError as exc:
+        seen["write"] = type(exc).__name__
+    return seen
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the Lambda runner needs POSIX pipes")
+def test_a_functions_own_environment_cannot_move_the_fence(state):
+    """A function's environment variables (CreateFunction's Environment) come from its author. TMPDIR
+    is where the fence lets it write, HOME where it looks for ~/.aws and ~/.ssh, and LD_PRELOAD loads
+    native code before the fence is up: none of them may come from the function."""
+    import shutil
+
+    if not os.path.isdir("/var/tmp") or os.path.realpath(tempfile.gettempdir()).startswith("/var/tmp"):
+        pytest.skip("needs a folder outside the temp folder")
+    outside = Path(tempfile.mkdtemp(dir="/var/tmp")) / "skrevet.txt"
+    env = {"KURS_LAMBDA_SKJULT": str(state), "KURS_LAMBDA_ROM": "1", "AWS_CONFIG_FILE": os.devnull,
+           "TMPDIR": str(outside.parent), "HOME": "/ingensteds", "LD_PRELOAD": "/ingensteds/lur.so"}
+    try:
+        result = run_lambda(_zip(STEER), "probe.handler", {"outside": str(outside)}, function_name="kurs-ola-spion",
+                            environment=env, timeout_s=10, cache_dir=state / "lambda-kode")
+    finally:
+        shutil.rmtree(outside.parent)
+    assert result.ok, result.error
+    assert result.payload["tmp"] != str(outside.parent) and result.payload["home"] != "/ingensteds"
+    assert result.payload["preload"] is None
+    assert result.payload["write"] == "OSError"  # EROFS, as Lambda answers outside /tmp
+
+
+def test_in_a_room_native_code_from_the_functions_package_or_tmp_is_refused(tmp_path):
+    """An extension module (.so) in the function's zip runs native code when imported, before any
+    check (a constructor ran a shell and read the room's roster); sqlite can load extensions too."""
+    code, tmp = tmp_path / "kode", tmp_path / "tmp"
+    rules = Rules(code_dir=str(code), hidden=(str(tmp_path / "hemmelig"),), writable=(str(tmp),), room=True)
+    for folder in (code, tmp):
+        with pytest.raises(PermissionError):
+            rules.check("import", ("lur", str(folder / "lur.cpython-311-x86_64-linux-gnu.so"), [], [], []))
+        with pytest.raises(PermissionError):
+            rules.check("import", ("lur", str(folder / "lur.so"), [], [], []))
+    rules.check("import", ("lur", str(code / "lur.py"), [], [], []))  # Python code is checked as it runs
+    rules.check("import", ("_json", None, [], [], []))
+    with pytest.raises(PermissionError):
+        rules.check("sqlite3.load_extension", (None, str(tmp / "lur.so")))

@@ -9,8 +9,8 @@ JSON or form body).
 
 A learner ``ida`` owns names that, after the course's own prefix (``kurs-``/``kurs_``), start with
 ``ida-`` or ``ida_``: ``ida-esp32_ABC123``, ``kurs-ida-esp32_ABC123``, ``kurs_ida_lagre``. Topics are
-theirs when a segment is theirs (``devices/ida-knapp/events``, ``kurs/rom/ida/fremdrift``), and
-``kurs/par/…`` is the room's shared pair space. We do not rely on moto's IAM policy enforcement:
+theirs when the first segment that is not a course topic word (names.RESERVED) is theirs
+(``devices/ida-knapp/events``, ``kurs/rom/ida/fremdrift``), and ``kurs/par/…`` is the room's shared pair space. We do not rely on moto's IAM policy enforcement:
 moto checks actions, but not every resource of every service the course uses.
 """
 
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from kurs.room.names import RESERVED
 
 PAIR_SPACE = "kurs/par/"
 BROADCAST = "kurs/rom/alle/beskjed"  # kurs.room.device_policy.BROADCAST
@@ -67,12 +69,13 @@ def topic_allowed(prefix: str, topic: str) -> bool:
     """A topic (or filter, or policy resource) the learner may use: their own, or the pair space."""
     if topic.startswith(PAIR_SPACE) and len(topic) > len(PAIR_SPACE):
         return True
+    # The owner is the first segment that is not one of the course's topic words: a later segment
+    # is below someone else's (devices/ola-knapp/events/ida reaches subscribers to devices/ola-knapp/#).
+    # A wildcard before the learner's own segment would reach others too.
     for segment in topic.split("/"):
         if segment == prefix or segment.startswith(f"{prefix}-") or segment == THING_VARIABLE:
             return True
-        if any(c in segment for c in "*+#?$") and not segment.startswith("$aws"):
-            return False  # a wildcard before the learner's own segment would reach others
-        if segment.startswith("$aws") and segment != "$aws":
+        if segment.removeprefix("$").lower() not in RESERVED or (segment.startswith("$") and segment != "$aws"):
             return False
     return False
 
@@ -87,9 +90,13 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
     for statement in statements if isinstance(statements, list) else [statements]:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue  # a Deny only takes away
+        if "NotResource" in statement:  # every resource but those listed: others' too
+            return "policyen bruker «NotResource», som i rommet ville gi tilgang til andres ressurser; bruk «Resource»"
         resources = statement.get("Resource", [])
         actions = statement.get("Action", [])
-        read_only = set([actions] if isinstance(actions, str) else actions) <= {"iot:Subscribe", "iot:Receive"}
+        # NotAction allows every action but those listed, so it is never read-only.
+        read_only = "NotAction" not in statement and bool(actions) and \
+            set([actions] if isinstance(actions, str) else actions) <= {"iot:Subscribe", "iot:Receive"}
         for resource in [resources] if isinstance(resources, str) else resources:
             kind, _, rest = str(resource).split(":", 5)[-1].partition("/")
             if kind in ("topic", "topicfilter"):
@@ -106,10 +113,24 @@ def policy_problem(prefix: str, document_text: str) -> str | None:
 
 def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
     """Why a topic rule would read or write beyond the learner's topics, functions or tables."""
-    payload = body.get("topicRulePayload") or body  # REST-JSON sends the payload structure as the body
+    # REST-JSON sends the payload structure's members as the body, and moto reads them there; a
+    # nested topicRulePayload is checked too, but never instead.
+    nested = body.get("topicRulePayload")
+    if isinstance(nested, dict):
+        problem = rule_problem(prefix, nested)
+        if problem or not any(key in body for key in ("sql", "actions", "errorAction")):
+            return problem
+    payload = body
     sql = str(payload.get("sql") or "")
-    match = re.search(r"\bFROM\s+'([^']*)'", sql, re.I)
-    if match is None or not topic_allowed(prefix, match.group(1)):
+    # The rules engine's own parser finds the statement's FROM: a "FROM '…'" inside a string or a
+    # nested SELECT is not the topic the rule reads.
+    from kurs.sky.rules.sql import DEFAULT_VERSION, SqlParseError, parse, topic_matches
+
+    try:
+        topic_filter = parse(sql, str(payload.get("awsIotSqlVersion") or DEFAULT_VERSION)).topic_filter
+    except SqlParseError:
+        return "regelens SQL kan ikke leses; skriv den som SELECT … FROM 'emnet ditt'"
+    if not topic_allowed(prefix, topic_filter):
         return "regelen må lese fra et emne som er ditt (eller kurs/par/…)"
     # SQL functions that reach other resources: a shadow, a function. Only a literal, own name is
     # checkable here (topic(2) could be anyone's thing), so anything else is refused in a room.
@@ -120,11 +141,20 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
             name = _last(literal.group(1), marker) if literal and marker else (literal.group(1) if literal else "")
             if not literal or not slug_owns(prefix, name):
                 return f"regelen bruker {function}() på {kind} {argument or '?'}, som ikke er din (skriv navnet rett inn)"
-    for action in payload.get("actions") or []:
+    error_action = payload.get("errorAction")  # runs when an action fails: checked like the others
+    for action in [*(payload.get("actions") or []), *([error_action] if error_action else [])]:
         for kind, settings in (action or {}).items():
             settings = settings or {}
+            if isinstance(settings.get("putItem"), dict):  # dynamoDBv2 names its table inside putItem
+                settings = {**settings, "tableName": settings["putItem"].get("tableName")}
+            if any("${" in str(settings.get(key)) for key in ("functionArn", "tableName")):
+                return "regelen må skrive navnet på Lambda-funksjonen eller tabellen rett inn, uten ${…}"
             if "topic" in settings and not topic_allowed(prefix, str(settings["topic"])):
                 return f"regelen vil sende til «{settings['topic']}», som ikke er ditt"
+            # Republishing to a topic the rule itself reads would trigger it again, for ever.
+            if "topic" in settings and topic_matches(topic_filter, re.sub(r"\$\{[^}]*\}", "x", str(settings["topic"]))):
+                return (f"regelen leser selv fra «{settings['topic']}» og ville gått i løkke; "
+                        "send til et annet emne enn det FROM leser")
             if "functionArn" in settings and not slug_owns(prefix, _last(str(settings["functionArn"]), ":function:")):
                 return "regelen vil kalle en Lambda-funksjon som ikke er din"
             if "tableName" in settings and not slug_owns(prefix, str(settings["tableName"])):
@@ -132,6 +162,18 @@ def rule_problem(prefix: str, body: dict[str, Any]) -> str | None:
             if kind not in ("republish", "lambda", "dynamoDB", "dynamoDBv2"):
                 return f"handlingen «{kind}» er ikke med i rommet"
     return None
+
+
+def arn_name(value: str) -> str:
+    """The resource's own name in an ARN: a function, a table (of a stream), a log group, a role, …"""
+    if not value.startswith("arn:"):
+        return value
+    for marker in (":function:", ":log-group:"):
+        if marker in value:
+            return _last(value, marker)
+    if ":table/" in value:
+        return value.split(":table/", 1)[1].split("/")[0]
+    return value.rsplit("/", 1)[-1]
 
 
 def _last(value: str, marker: str) -> str:
@@ -214,7 +256,9 @@ def _json(body: bytes) -> dict[str, Any]:
 
 _KINDS = {"thingname": "thing", "policyname": "policy", "rulename": "rule", "functionname": "function",
           "tablename": "table", "rolename": "role", "loggroupname": "log", "certificateid": "certificate",
-          "topic": "topic", "target": "arn", "principal": "arn", "role": "arn", "username": "user"}
+          "topic": "topic", "target": "arn", "principal": "arn", "role": "arn", "username": "user",
+          # What a subscription filter or an event source mapping connects the learner's resource to.
+          "destinationarn": "arn", "eventsourcearn": "arn", "loggroupidentifier": "arn"}
 
 
 def names(params: dict[str, Any]) -> list[Named]:
@@ -225,6 +269,17 @@ def names(params: dict[str, Any]) -> list[Named]:
 def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -> tuple[str | None, str | None]:
     """(operation, refusal reason in Norwegian or None when allowed)."""
     service = req.service
+    if req.headers("Authorization") is None:
+        # Signed in the query string: moto then ignores the credential scope and guesses the
+        # service from the path (S3 for /things/…), so it would not run what was checked here.
+        return None, "rommet tar ikke imot forhåndssignerte forespørsler (signatur i URL-en); bruk boto3 som vanlig"
+    if (req.headers("Content-Encoding") or "identity").strip().lower() != "identity":
+        # moto unpacks a gzip body before reading it; the check here would read the packed bytes.
+        return None, "rommet tar ikke imot komprimerte forespørsler (Content-Encoding); send dem ukomprimert"
+    if _moto_service(str(req.headers("Authorization"))) != service:
+        # moto reads the service from the first field of the header; a signature with the fields
+        # in another order is valid, but moto would guess the service (S3) instead.
+        return None, "signaturen må ha Credential først i Authorization-headeren; bruk boto3 som vanlig"
     if service == "sts":
         return "GetCallerIdentity", None
     if service == "moto-api":
@@ -234,7 +289,10 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
         return None, "rommet kjenner ikke denne forespørselen"
     if service == "iam" and op not in _IAM_ALLOWED:
         return op, "i rommet kan du bare lage og bruke roller (IAM-brukere og nøkler styrer instruktøren)"
-    found = names(params)
+    reason = _smuggled(req, op, params)
+    if reason:
+        return op, reason
+    found = names(params) + [Named(_KINDS[key], value) for key in _KINDS if (value := req.headers(key)) is not None]
     if not found and not (op in _HARMLESS or op.startswith(("List", "Describe"))):
         return op, "operasjonen nevner ingen ressurs som er din"
     for named in found:
@@ -252,6 +310,55 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
     return op, None
 
 
+def _moto_service(authorization: str) -> str | None:
+    """The service moto routes a request to, read from its Authorization header as moto does."""
+    try:
+        _, _, _, service, _ = authorization.split(",")[0].split()[1].split("/")
+    except (IndexError, ValueError):
+        return None
+    return service
+
+
+def _smuggled(req: Request, op: str, params: dict[str, Any]) -> str | None:
+    """Why a request carries a parameter somewhere else than where botocore puts it, or None.
+
+    moto does not read a parameter where the model says it is: its ``_get_param`` takes the query
+    string first, then (with no query string) the body parsed as a form, then the JSON body, and only
+    last the path. A second ``thingName`` in any of those would name the thing moto acts on while
+    the path names the learner's own, so such a request is refused: boto3 never sends one."""
+    model = _model(_SIGNING_TO_MODEL.get(req.service, req.service))
+    query = parse_qsl(req.query, keep_blank_values=True)
+    text = req.body.decode("utf-8", "replace")
+    if model.protocol == "query":  # moto merges the form body and the query string
+        keys = [k for k, _ in [*parse_qsl(text, keep_blank_values=True), *query]]
+        return _REPEATED if len(keys) != len(set(keys)) else None
+    op_model = model.operation_model(op)
+    members = op_model.input_shape.members if op_model.input_shape else {}
+    placed = {s.serialization.get("name", m) for m, s in members.items() if s.serialization.get("location")}
+    placed_members = {m for m, s in members.items() if s.serialization.get("location")}
+    static = {k for k, _ in parse_qsl(op_model.http.get("requestUri", "").partition("?")[2], keep_blank_values=True)}
+    allowed = {members[m].serialization.get("name", m) for m in members
+               if members[m].serialization.get("location") == "querystring"} | static
+    keys = [k for k, _ in query]
+    if len(keys) != len(set(keys)) or not set(keys) <= allowed:
+        return _REPEATED
+    # "Action": moto takes the operation from it before X-Amz-Target or the path.
+    readable = set(members) | placed | {"policyDocument", "sql", "topicRulePayload", "Action"}
+    if any(k in readable or k.lower() in _KINDS for k, _ in parse_qsl(text)):
+        return _REPEATED
+    if req.headers("Action") is not None:  # with no query string and no body, moto reads the headers
+        return _REPEATED
+    if "multipart/form-data" in (req.headers("Content-Type") or ""):
+        return _REPEATED
+    if any(key in placed_members and params.get(key) != value for key, value in _json(req.body).items()):
+        return _REPEATED
+    return None
+
+
+_REPEATED = ("forespørselen har et parameter et annet sted enn der AWS-SDK-en legger det; "
+             "bruk boto3 eller AWS CLI som vanlig")
+
+
 def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -> str | None:
     value = named.value
     if named.kind == "topic":
@@ -261,8 +368,7 @@ def _check(prefix: str, named: Named, owns_certificate: Callable[[str], bool]) -
     if named.kind == "arn":
         if ":cert/" in value:
             return None if owns_certificate(value.rsplit("/", 1)[-1]) else "sertifikatet er ikke ditt"
-        name = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
-        return None if slug_owns(prefix, name) else f"«{value}» er ikke ditt"
+        return None if slug_owns(prefix, arn_name(value)) else f"«{value}» er ikke ditt"
     if named.kind == "user":  # only the learner's own IAM user (kurs.room.roster.USER_PREFIX)
         return None if value == f"rom-{prefix}" else f"IAM-brukeren «{value}» er ikke din"
     if named.kind == "function":

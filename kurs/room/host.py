@@ -33,7 +33,9 @@ _CERT_OPS = ("CreateCertificateFromCsr", "CreateKeysAndCertificate")
 _LISTS = {"ListThings": ("things", "thingName"), "ListPolicies": ("policies", "policyName"),
           "ListCertificates": ("certificates", "certificateId"), "ListTopicRules": ("rules", "ruleName"),
           "ListFunctions": ("Functions", "FunctionName"), "ListTables": ("TableNames", None),
-          "ListRoles": ("Roles", "RoleName"), "ListRetainedMessages": ("retainedTopics", "topic")}
+          "ListRoles": ("Roles", "RoleName"), "ListRetainedMessages": ("retainedTopics", "topic"),
+          "DescribeLogGroups": ("logGroups", "logGroupName"),
+          "ListEventSourceMappings": ("EventSourceMappings", "FunctionArn")}
 
 
 class RoomHost:
@@ -43,6 +45,7 @@ class RoomHost:
         self._account_id = account_id
         self._lock = threading.Lock()
         self._failures: list[float] = []
+        self._vetoed: set[tuple[str, str]] = set()
         self.details: dict[str, Any] = {}  # mqtts_port, region, account_id: what a joining learner needs
         for learner in room.learners.values():  # a restarted room takes its learners back
             self._ensure_user(learner.user_name)
@@ -56,6 +59,19 @@ class RoomHost:
             if access.slug_owns(learner.slug, function_name):
                 return learner.access_key_id, learner.secret_access_key
         return None
+
+    # -- for the broker ------------------------------------------------------------------------------
+    def policy_vetted(self, certificate_id: str, document: str) -> bool:
+        """May this IoT policy count for this certificate? A learner's only if the room would let them
+        create it now: one stored before a check existed, or past one, grants nothing."""
+        slug = self.room.certificates.get(certificate_id)
+        if slug is None:
+            return True
+        problem = access.policy_problem(slug, document)
+        if problem is not None and (certificate_id, document) not in self._vetoed:
+            self._vetoed.add((certificate_id, document))
+            log.warning("Rommet ser bort fra en policy på sertifikatet til %s: %s.", slug, problem)
+        return problem is None
 
     # -- for the front door -------------------------------------------------------------------------
     def handles(self, path: str) -> bool:
@@ -114,7 +130,7 @@ class RoomHost:
             return self.room.certificates.get(str(name)) == learner.slug
         if name_key == "topic":
             return access.topic_allowed(learner.slug, str(name))
-        return access.slug_owns(learner.slug, str(name))
+        return access.slug_owns(learner.slug, access.arn_name(str(name)))
 
     def _remember_certificate(self, learner: roster.Learner, app: Callable[..., Any], environ: dict,
                               start_response: Callable[..., Any]) -> Iterable[bytes]:

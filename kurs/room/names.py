@@ -7,9 +7,9 @@ import unicodedata
 from kurs.errors import CourseError
 
 MAX_SLUG = 12
-# Words that are segments of the topics the course and AWS IoT use. A learner's topics are those with
-# a segment that is their prefix (kurs.room.access.topic_allowed), so a learner called «Things» would
-# own $aws/things/<anyone>/shadow/update, and «Devices» everyone's devices/<thing>/events.
+# Words that are segments of the topics the course and AWS IoT use. A learner's topics are those with their
+# prefix as the first segment that is not one of these words (kurs.room.access.topic_allowed); a learner
+# called «Things» would own $aws/things/<anyone>/shadow/update, and «Devices» everyone's devices/<thing>/events.
 RESERVED = frozenset({
     "kurs", "rom", "par", "alle", "beskjed", "fremdrift", "kort", "notatbok", "state", "hei", "verden", "hilsen",
     "ekko", "devices", "events", "aws", "things", "thing", "shadow", "name", "update", "get", "delete",

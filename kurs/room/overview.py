@@ -141,15 +141,18 @@ class RoomWatcher:
             learner = self._learners.get(slug) if slug else None
             if topic.startswith("kurs/rom/") and learner is not None and len(parts) >= 4:
                 data = _json(payload)
-                if parts[3] == "fremdrift" and "oppgave" in data:
-                    learner.passed[int(data["oppgave"])] = bool(data.get("bestatt"))
-                elif parts[3] == "kort" and "kort" in data:
-                    board = learner.board(str(data["kort"]))
-                    board.led = data.get("lys") if data.get("lys") is not None else board.led
-                    board.last_press = data.get("trykk") or board.last_press
-                    board.real = board.real or bool(data.get("ekte"))
-                    if board.connected is None and data.get("tilkoblet") is not None:
-                        board.connected = bool(data["tilkoblet"])  # until a lifecycle event says more
+                # A report is whatever the learner's code sent: only values of the right type count,
+                # so one learner's odd report cannot stop the overview for the whole room.
+                if parts[3] == "fremdrift" and type(data.get("oppgave")) is int:
+                    learner.passed[data["oppgave"]] = bool(data.get("bestatt"))
+                elif parts[3] == "kort" and isinstance(data.get("kort"), str):
+                    board = learner.board(data["kort"])
+                    board.led = data["lys"] if isinstance(data.get("lys"), bool) else board.led
+                    press = data.get("trykk")
+                    board.last_press = press if type(press) in (int, float) and 0 < press < 1e12 else board.last_press
+                    board.real = board.real or data.get("ekte") is True
+                    if board.connected is None and isinstance(data.get("tilkoblet"), bool):
+                        board.connected = data["tilkoblet"]  # until a lifecycle event says more
             elif topic.startswith("$aws/events/presence/") and learner is not None:
                 client_id = parts[-1]
                 if not client_id.endswith("-notatbok"):

@@ -169,6 +169,8 @@ async def run(http_port: int, mqtt_port: int, mqtts_port: int, lan_host: str | N
         from kurs.sky.info import ACCOUNT_ID, REGION
 
         room_host.details = {"mqtts_port": mqtts_port, "region": REGION, "account_id": ACCOUNT_ID}
+        if plane.policies is not None:  # a learner's IoT policies count only if the room would allow them now
+            plane.policies.vet = room_host.policy_vetted
         if plane.rules is not None:  # learners' functions run as their learner, fenced in (sandbox.py)
             plane.rules.lambdas.owner_credentials = room_host.function_credentials
             plane.rules.lambdas.in_room = True

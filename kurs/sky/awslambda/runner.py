@@ -47,6 +47,7 @@ DEFAULT_ACCOUNT = "123456789012"
 # Passed through from the local cloud so the handler's boto3 reaches it (endpoint, region, keys).
 _PASSTHROUGH_PREFIXES = ("AWS_",)
 _PASSTHROUGH_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "KURS_HOME")
+_FENCE_VARIABLES = ("HOME", "TMPDIR", "TEMP", "TMP")
 _NEVER_PASSED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")  # a profile of the cloud user's own, maybe real AWS
 
 
@@ -130,7 +131,11 @@ def _child_env(
         k: v for k, v in os.environ.items()
         if (k.startswith(_PASSTHROUGH_PREFIXES) or k in _PASSTHROUGH_NAMES) and k not in _NEVER_PASSED
     }
-    env.update({str(k): str(v) for k, v in (environment or {}).items()})
+    # The function's own variables, but none that steer the fence or the loader: TMPDIR is where
+    # sandbox.py lets it write, HOME where ~/.aws and ~/.ssh are, LD_PRELOAD native code loaded
+    # before the fence is up. Those stay the cloud's own.
+    env.update({str(k): str(v) for k, v in (environment or {}).items()
+                if str(k) not in _FENCE_VARIABLES and not str(k).startswith(("LD_", "DYLD_"))})
     env.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": function_name,

@@ -319,8 +319,12 @@ class PolicyEnforcer:
 
     _MAX_CACHED = 50_000
 
-    def __init__(self, backend: Callable[[], Any], region: str, account: str) -> None:
+    def __init__(self, backend: Callable[[], Any], region: str, account: str, *,
+                 vet: Callable[[str, str], bool] | None = None) -> None:
         self._backend = backend
+        # vet(certificate_id, document): may this policy count for this certificate? (A room's
+        # learners' policies are checked again here: kurs.room.host.RoomHost.policy_vetted.)
+        self.vet = vet
         self.region = region
         self.account = account
         self._parsed: dict[tuple[str, str, str], Policy] = {}
@@ -346,7 +350,8 @@ class PolicyEnforcer:
                 thing_type=getattr(getattr(thing, "thing_type", None), "thing_type_name", None),
                 common_name=self._common_name(backend, certificate_id),
             )
-            policies = [self._policy(pname, pol) for pname, pol in attached]
+            policies = [self._policy(pname, pol) for pname, pol in attached
+                        if self.vet is None or self.vet(certificate_id, self._document(pol))]
             decision = evaluate([p for p in policies if p is not None], action,
                                 resource_arn(action, name, self.region, self.account), context)
             if len(self._decisions) >= self._MAX_CACHED:
@@ -354,8 +359,12 @@ class PolicyEnforcer:
             self._decisions[key] = decision
         return decision
 
+    @staticmethod
+    def _document(pol: Any) -> str:
+        return pol.document if isinstance(pol.document, str) else json.dumps(pol.document)
+
     def _policy(self, name: str, pol: Any) -> Policy | None:
-        document = pol.document if isinstance(pol.document, str) else json.dumps(pol.document)
+        document = self._document(pol)
         key = (name, pol.default_version_id, document)
         if key not in self._parsed:
             try:
