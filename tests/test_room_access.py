@@ -58,6 +58,11 @@ def _decide(service: str, operation: str, owned: tuple[str, ...] = (), **params)
     ("dynamodb", "describe_table", {"TableName": "kurs-ida-trykk"}),
     ("iam", "create_role", {"RoleName": "kurs-ida-rolle", "AssumeRolePolicyDocument": "{}"}),
     ("sts", "get_caller_identity", {}),
+    # Letting AWS IoT invoke one's own function, as a rule's lambda action needs (notebook 06;
+    # https://docs.aws.amazon.com/iot/latest/developerguide/lambda-rule-action.html).
+    ("lambda", "add_permission", {"FunctionName": "kurs-ida-f", "StatementId": "iot", "Action": "lambda:InvokeFunction",
+                                  "Principal": "iot.amazonaws.com",
+                                  "SourceArn": "arn:aws:iot:eu-west-1:123456789012:rule/kurs_ida_r"}),
     ("iot", "create_topic_rule", {"ruleName": "kurs_ida_egen", "topicRulePayload": {
         "sql": "SELECT get_thing_shadow('ida-lys', 'arn:aws:iam::1:role/kurs-ida-r') AS s, "
                "aws_lambda('arn:aws:lambda:eu-west-1:1:function:kurs-ida-f', *) AS r FROM 'devices/ida-knapp/x'",
@@ -100,6 +105,8 @@ def test_a_learner_may_use_own_resources_and_the_pair_space(service, operation, 
     ("iot", "create_topic_rule", {"ruleName": "kurs_ida_kall", "topicRulePayload": {
         "sql": "SELECT aws_lambda('arn:aws:lambda:eu-west-1:1:function:kurs-ola-f', *) AS r FROM 'devices/ida-knapp/x'",
         "actions": []}}, "aws_lambda() på funksjonen"),
+    ("lambda", "add_permission", {"FunctionName": "kurs-ida-f", "StatementId": "alle", "Action": "lambda:InvokeFunction",
+                                  "Principal": "*"}, "«*» er ikke ditt"),
 ])
 def test_everything_else_is_refused_with_a_norwegian_reason(service, operation, params, words):
     reason = _decide(service, operation, **params)

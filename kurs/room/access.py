@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote
 from kurs.room.names import RESERVED
 
 PAIR_SPACE = "kurs/par/"
+IOT_SERVICE_PRINCIPAL = "iot.amazonaws.com"
 BROADCAST = "kurs/rom/alle/beskjed"  # kurs.room.device_policy.BROADCAST
 THING_VARIABLE = "${iot:Connection.Thing.ThingName}"
 _COURSE_PREFIXES = ("/aws/lambda/kurs-", "kurs-", "kurs_")
@@ -293,6 +294,10 @@ def decide(prefix: str, req: Request, owns_certificate: Callable[[str], bool]) -
     if reason:
         return op, reason
     found = names(params) + [Named(_KINDS[key], value) for key in _KINDS if (value := req.headers(key)) is not None]
+    if op == "AddPermission":
+        # Principal here is who may invoke the function: AWS IoT for a rule's lambda action (notebook
+        # 06), not a resource of anyone's. Any other principal stays refused.
+        found = [n for n in found if not (n.kind == "arn" and n.value == IOT_SERVICE_PRINCIPAL)]
     if not found and not (op in _HARMLESS or op.startswith(("List", "Describe"))):
         return op, "operasjonen nevner ingen ressurs som er din"
     for named in found:
