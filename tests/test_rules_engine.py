@@ -432,3 +432,37 @@ def test_set_variable_fills_an_action_template():
     cloud.rules.append(rule("rom", "SET @rom = topic(2) SELECT temp FROM 'hus/+/temp'", [republish("varsel/${@rom}")]))
     cloud.send("hus/kjokken/temp", {"temp": 30})
     assert cloud.messages_on("varsel/kjokken") == [{"temp": 30}]
+
+
+def test_a_loop_between_two_rules_is_stopped_and_said_once_while_other_rules_go_on():
+    """Rule A republishes to B's topic and B to A's: on AWS this loops until the account's rule quotas
+    (https://docs.aws.amazon.com/general/latest/gr/iot-core.html, rules engine quotas) step in; here the
+    cloud is a laptop that a classroom may share, so a rule firing faster than RULE_RATE_PER_S stops."""
+    from kurs.sky.rules import engine as engine_module
+
+    now = [0.0]
+    cloud = Cloud()
+    cloud.engine = RulesEngine(lambda: list(cloud.rules),
+                               ActionRunner(publish=cloud._publish, invoke_lambda=cloud._invoke),
+                               cloud.log.append, clock_ms=lambda: NOW_MS, monotonic=lambda: now[0])
+    cloud.rules = [rule("a", "SELECT * FROM 'ola/a'", [republish("ola/b")]),
+                   rule("b", "SELECT * FROM 'ola/b'", [republish("ola/a")]),
+                   rule("vanlig", "SELECT * FROM 'ida/knapp'", [republish("ida/lys")])]
+    queue = [("ola/a", b"{}")]
+    handled = 0
+    while queue and handled < 10_000:  # the broker's part: what a rule publishes comes back in
+        topic, payload = queue.pop(0)
+        cloud.engine.on_message(topic, payload, "", "")
+        handled += 1
+        queue += [(t, p) for t, p, _ in cloud.published]
+        cloud.published.clear()
+    assert not queue, "the loop did not stop"
+    assert handled <= 2 * engine_module.RULE_BURST + 2
+    warnings = [line for line in cloud.log if "ser ut som en løkke" in line]
+    assert len(warnings) == 1 and ("«a»" in warnings[0] or "«b»" in warnings[0])
+    cloud.engine.on_message("ida/knapp", b"{}", "", "")  # another rule is not held up
+    assert [t for t, _, _ in cloud.published] == ["ida/lys"]
+    now[0] += 5.0  # later, at a normal pace, the looping rules run again
+    cloud.published.clear()
+    cloud.engine.on_message("ola/a", b"{}", "", "")
+    assert [t for t, _, _ in cloud.published] == ["ola/b"]

@@ -23,6 +23,37 @@ from kurs.sky.rules.sql import AWS_DEFAULT_VERSION, SqlParseError, Statement, pa
 
 BASIC_INGEST_PREFIX = "$aws/rules/"
 _CACHE_SIZE = 256
+# A rule that fires faster than this is taken for a loop (rule A republishes to B's topic and B to
+# A's, or a Lambda publishes what triggered it): such a loop would otherwise keep the cloud busy for
+# ever, and in a classroom room everyone shares that cloud. Far above what a course rule meets.
+RULE_RATE_PER_S = 100.0
+RULE_BURST = 200
+_LOOP_NOTICE_S = 10.0
+
+
+class _RuleBudget:
+    """A token bucket per rule: RULE_BURST at once, then RULE_RATE_PER_S."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._tokens: dict[str, tuple[float, float]] = {}  # rule -> (tokens, when)
+        self._noticed: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def take(self, rule: str) -> tuple[bool, bool]:
+        """(may run, should say so): the second is true once per _LOOP_NOTICE_S while refused."""
+        now = self._clock()
+        with self._lock:
+            tokens, when = self._tokens.get(rule, (float(RULE_BURST), now))
+            tokens = min(float(RULE_BURST), tokens + (now - when) * RULE_RATE_PER_S)
+            if tokens >= 1.0:
+                self._tokens[rule] = (tokens - 1.0, now)
+                return True, False
+            self._tokens[rule] = (tokens, now)
+            say = now - self._noticed.get(rule, -_LOOP_NOTICE_S) >= _LOOP_NOTICE_S
+            if say:
+                self._noticed[rule] = now
+            return False, say
 
 
 class RulesEngine:
@@ -41,6 +72,7 @@ class RulesEngine:
         *,
         clock_ms: Callable[[], int] | None = None,
         external: ExternalServices | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._list_rules = list_rules
         self._external = external  # for get_thing_shadow() and aws_lambda()
@@ -50,6 +82,7 @@ class RulesEngine:
         self._statements: OrderedDict[tuple[str, str], Statement | SqlParseError] = OrderedDict()
         self._reported: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()  # the cache may be shared if the caller uses several threads
+        self._budget = _RuleBudget(monotonic or time.monotonic)
 
     # --- public --------------------------------------------------------------------------------
 
@@ -150,6 +183,13 @@ class RulesEngine:
             return
         if output is None:
             return  # WHERE was not true
+        allowed, say = self._budget.take(name)
+        if not allowed:
+            if say:
+                self._say(f"Regel «{name}» ble utløst mer enn {RULE_RATE_PER_S:.0f} ganger i sekundet og hoppes over "
+                          "til det roer seg. Det ser ut som en løkke: sender regelen (eller en Lambda den kaller) til "
+                          "et emne som en regel leser? Endre emnet, eller slå av regelen med disable_topic_rule.")
+            return
         self._say(f"Regel «{name}» ble utløst av en melding på «{ctx.topic}».")
         message = Message(payload=payload, ctx=ctx, rule_name=name, version=statement.version,
                           variables=variables)
