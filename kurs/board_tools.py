@@ -321,10 +321,6 @@ def put_credentials(device: Any, port: str | None = None, *, wait: float = 30.0,
     from kurs.hardware.rpc import RpcClient
 
     config = dict(device.device_config)
-    # The client id back to the default, device.id ("ClientID t send to the broker. Defaults to
-    # device.id.", mongoose-os-libs/mqtt mos.yml): a board that was in a room (kurs.room.real_board)
-    # connected as the room's thing, which this certificate's policy would refuse.
-    config.setdefault("mqtt.client_id", "")
     files = [
         (Path(device.cert_file), str(config.get("mqtt.ssl_cert") or Path(device.cert_file).name)),
         (Path(device.key_file), str(config.get("mqtt.ssl_key") or Path(device.key_file).name)),
@@ -347,6 +343,11 @@ def put_credentials(device: Any, port: str | None = None, *, wait: float = 30.0,
         if not info.get("virtual"):
             server = _server_for_a_real_board(server)
             config["mqtt.server"] = server
+        if "mqtt.client_id" not in config and _room_client_id(client):
+            # Back to the default, device.id ("Defaults to device.id.", mongoose-os-libs/mqtt mos.yml):
+            # a board that was in a room (kurs.room.real_board) connected as the room's thing, which
+            # this certificate's policy would refuse. Only then, so other boards' settings stay as they were.
+            config["mqtt.client_id"] = ""
         for local, remote in files:
             client.fs_put(remote, local.read_bytes())
             print(f"• Lastet opp {remote}")
@@ -359,6 +360,14 @@ def put_credentials(device: Any, port: str | None = None, *, wait: float = 30.0,
         if wait > 0:
             _wait_for_mqtt(client, server, first_new_line, wait)
             print(f"✅ Kortet er koblet til {server} med sitt eget sertifikat.")
+
+
+def _room_client_id(client: Any) -> str:
+    try:
+        value = client.config_get("mqtt.client_id")
+    except Exception:  # noqa: BLE001 - firmware without the key: nothing to undo
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def _wait_for_mqtt(client: Any, server: str, start: int, timeout: float) -> None:
