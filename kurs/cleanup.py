@@ -418,3 +418,14 @@ _REMOVERS: dict[str, Callable[[_Clients, Item], bool]] = {
     "shadow": _remove_shadow,
     "certificate": _remove_certificate, "policy": _remove_policy, "thing": _remove_thing, "files": _remove_files,
 }
+
+
+def remove(kind: str, name: str, client: Callable[[str], Any]) -> bool:
+    """Remove one resource of ``kind`` ("function", "log_group", "table", "role", …) by name, with the
+    clients ``client(service)`` gives (e.g. a room's, kurs.room.classroom); False if it was gone."""
+    return _REMOVERS[kind](client, Item(kind, name, key=name))  # type: ignore[arg-type]
+
+
+def pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item under ``key`` in all pages of ``operation``."""
+    return _pages(client, operation, key, **kwargs)

@@ -97,6 +97,13 @@ def ola(room, tmp_path_factory):
     yield from _learner(room, tmp_path_factory, "Ola")
 
 
+def _as_instructor(room, monkeypatch) -> None:  # noqa: ANN001
+    """This test process acts on the instructor's machine: the room's state folder, no other settings."""
+    monkeypatch.setenv("KURS_HOME", str(room["home"]))
+    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
+        monkeypatch.delenv(key)
+
+
 def _log(room) -> str:
     return (room["home"] / "sky" / "sky.log").read_text(encoding="utf-8")
 
@@ -207,9 +214,7 @@ def test_over_mqtt_a_learner_reaches_only_own_topics_and_the_pair_space(room, id
 # -- 4 and 5: a pair across two laptops, seen by the instructor ----------------------------------------
 
 def test_a_pair_across_two_laptops_and_the_instructors_overview(room, ida, ola, monkeypatch):
-    monkeypatch.setenv("KURS_HOME", str(room["home"]))
-    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
-        monkeypatch.delenv(key)
+    _as_instructor(room, monkeypatch)
     from kurs.room.overview import RoomWatcher, text
 
     watcher = RoomWatcher()
@@ -283,9 +288,7 @@ def test_idas_real_board_on_usb_lights_olas_virtual_led_and_the_instructor_sees_
     the firmware's rpc-uart, not saying it is virtual; tests/serial_boards.py) is given the room's
     certificate, server and client id and Ida's Oppgave 1 code over RPC, connects to the room over
     mutual TLS as ida-knapp, and its button lights Ola's LED on another laptop through the pair topic."""
-    monkeypatch.setenv("KURS_HOME", str(room["home"]))
-    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
-        monkeypatch.delenv(key)
+    _as_instructor(room, monkeypatch)
     from kurs.room.overview import RoomWatcher, text
 
     watcher = RoomWatcher()
@@ -428,9 +431,7 @@ def test_a_room_that_stops_says_so_and_after_a_restart_everyone_carries_on(room,
 
 def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_learners(room, tmp_path,
                                                                                        monkeypatch):
-    monkeypatch.setenv("KURS_HOME", str(room["home"]))
-    for key in [k for k in os.environ if k.startswith(("AWS_", "KURS_MQTT", "KURS_CA"))]:
-        monkeypatch.delenv(key)
+    _as_instructor(room, monkeypatch)
     from kurs.room import broadcast
     from kurs.room.overview import RoomWatcher
 
@@ -463,7 +464,7 @@ def test_a_check_in_the_room_reports_to_the_overview_and_a_broadcast_reaches_lea
 
 
 def _instructor_client(room, monkeypatch, service: str):  # noqa: ANN001, ANN202
-    monkeypatch.setenv("KURS_HOME", str(room["home"]))
+    _as_instructor(room, monkeypatch)
     from kurs.room.classroom import _client
 
     return _client(service)

@@ -151,6 +151,18 @@ def test_guessing_class_codes_pauses_the_join_endpoint(monkeypatch, tmp_path):
     assert paused.value.status == 429 and "Vent et minutt" in str(paused.value)
 
 
+
+class _SilentClient:
+    """What RoomWatcher needs of a paho client, with no broker behind it."""
+
+    on_message = None
+
+    def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        return None
+
+    def unsubscribe(self, *args):  # noqa: ANN002, ANN201
+        return None
+
 def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
@@ -163,16 +175,7 @@ def test_the_overview_attributes_every_message_to_its_learner(monkeypatch, tmp_p
         room.learners[slug] = roster.Learner(name, slug, "AKIA" + slug, "secret")
     roster.save(room)
 
-    class Client:  # what RoomWatcher needs of a paho client
-        on_message = None
-
-        def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            return None
-
-        def unsubscribe(self, *args):  # noqa: ANN002, ANN202
-            return None
-
-    watcher = overview.RoomWatcher(client=Client(), retained=False)
+    watcher = overview.RoomWatcher(client=_SilentClient(), retained=False)
 
     def send(topic: str, payload: dict | str, retain: bool = False) -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -306,16 +309,7 @@ def test_a_learners_odd_report_on_own_topics_does_not_break_the_instructors_over
         room.learners[slug] = roster.Learner(slug.title(), slug, "AKIA" + slug, "secret")
     roster.save(room)
 
-    class Client:
-        on_message = None
-
-        def subscribe(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            return None
-
-        def unsubscribe(self, *args):  # noqa: ANN002, ANN202
-            return None
-
-    watcher = overview.RoomWatcher(client=Client(), retained=False)
+    watcher = overview.RoomWatcher(client=_SilentClient(), retained=False)
 
     def send(topic: str, payload: object) -> None:
         watcher._on_message(None, None, SimpleNamespace(topic=topic, payload=json.dumps(payload).encode(), retain=False))

@@ -95,6 +95,13 @@ def _account(confirm_account: str | None) -> tuple[Any, Any, Any, Any]:
     return settings, who, iam, iot
 
 
+def _learner_names(name: str, account: str) -> tuple[str, str, str]:
+    """(prefix, IAM user and policy name, policy ARN) for one learner."""
+    slug = make_slug(name)
+    user = USER_PREFIX + slug
+    return slug, user, f"arn:aws:iam::{account}:policy{PATH}{user}"
+
+
 def create_learners(names: list[str], *, confirm_account: str | None = None, quiet: bool = False) -> list[str]:
     """Make each learner's IAM user, policy, access key and IoT policy. Idempotent; returns the prefixes."""
     from kurs import aws_mode
@@ -104,10 +111,8 @@ def create_learners(names: list[str], *, confirm_account: str | None = None, qui
     made = []
     with aws_mode.friendly_errors(settings):
         for name in names:
-            slug = make_slug(name)
-            user = USER_PREFIX + slug
+            slug, user, arn = _learner_names(name, who.account)
             document = json.dumps(learner_policy(slug, who.region, who.account))
-            arn = f"arn:aws:iam::{who.account}:policy{PATH}{user}"
             try:
                 iam.create_policy(PolicyName=user, Path=PATH, PolicyDocument=document,
                                   Description=f"kurs-rom: bare {slug}s egne ressurser")
@@ -153,9 +158,7 @@ def remove_learners(names: list[str], *, confirm_account: str | None = None, qui
     removed = []
     with aws_mode.friendly_errors(settings):
         for name in names:
-            slug = make_slug(name)
-            user = USER_PREFIX + slug
-            arn = f"arn:aws:iam::{who.account}:policy{PATH}{user}"
+            slug, user, arn = _learner_names(name, who.account)
             try:
                 for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
                     iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])

@@ -186,31 +186,17 @@ def reset_learner(name: str, *, quiet: bool = False) -> list[str]:
 
 def _reset_serverless(slug: str) -> list[str]:
     """A learner's functions (and their logs), tables and roles: what notebook 06 makes."""
-    removed: list[str] = []
-    lam, logs, dynamodb, iam = _client("lambda"), _client("logs"), _client("dynamodb"), _client("iam")
-    for page in lam.get_paginator("list_functions").paginate():
-        for fn in page["Functions"]:
-            if access.slug_owns(slug, fn["FunctionName"]):
-                lam.delete_function(FunctionName=fn["FunctionName"])
-                removed.append(fn["FunctionName"])
-    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/"):
-        for group in page["logGroups"]:
-            if access.slug_owns(slug, group["logGroupName"].removeprefix("/aws/lambda/")):
-                logs.delete_log_group(logGroupName=group["logGroupName"])
-    for page in dynamodb.get_paginator("list_tables").paginate():
-        for table in page["TableNames"]:
-            if access.slug_owns(slug, table):
-                dynamodb.delete_table(TableName=table)
-                removed.append(table)
-    for page in iam.get_paginator("list_roles").paginate():
-        for role in page["Roles"]:
-            name = role["RoleName"]
-            if access.slug_owns(slug, name):
-                for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
-                for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-                iam.delete_role(RoleName=name)
+    from kurs.cleanup import pages, remove
+
+    found = [("function", fn["FunctionName"]) for fn in pages(_client("lambda"), "list_functions", "Functions")]
+    found += [("log_group", group["logGroupName"]) for group in pages(
+        _client("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix="/aws/lambda/")]
+    found += [("table", table) for table in pages(_client("dynamodb"), "list_tables", "TableNames")]
+    found += [("role", role["RoleName"]) for role in pages(_client("iam"), "list_roles", "Roles")]
+    removed = []
+    for kind, name in found:
+        if access.slug_owns(slug, name.removeprefix("/aws/lambda/")) and remove(kind, name, _client):
+            if kind != "log_group":  # the function's log goes with it; not listed twice
                 removed.append(name)
     return removed
 
